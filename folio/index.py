@@ -1,0 +1,530 @@
+"""The index: vectors in Chroma, documents, chunks and BM25 (FTS5) in one SQLite registry.
+
+Ingest writes through `Index`, retrieval reads through it. The visibility rule that makes a
+document's ingest all-or-nothing lives here: a document version is searchable only once its
+registry row is `ready`, which happens in one SQLite transaction after all of its vectors and
+chunk rows are written. See docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from folio.settings import Settings
+from folio.types import Chunk
+
+CHROMA_COLLECTION = "folio_chunks"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    collection TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT,
+    sha256 TEXT NOT NULL,
+    title TEXT,
+    kind TEXT,
+    pages INTEGER,
+    empty_pages INTEGER DEFAULT 0,
+    chunks INTEGER DEFAULT 0,
+    size INTEGER,
+    status TEXT NOT NULL,
+    error TEXT,
+    stored_file TEXT,
+    created_at REAL,
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS documents_name ON documents(collection, name);
+CREATE INDEX IF NOT EXISTS documents_sha ON documents(collection, sha256);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    doc_id TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
+    label_start TEXT,
+    label_end TEXT,
+    section TEXT,
+    char_start INTEGER,
+    char_end INTEGER,
+    tokens INTEGER
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ord);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, section, title, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS purge (doc_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+# Words that match nearly every chunk add only cost to an OR query.
+STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers him his how i if in into is it its itself just me more most my no
+    nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was
+    we were what when where which while who whom why will with would you your yours we us our
+    i'm i've don't doesn't can't want need get use using""".split()
+)
+_WORD = re.compile(r"[\w][\w.\-/]*\w|\w", re.UNICODE)
+
+
+class IndexMismatch(RuntimeError):
+    """The index was built with another embedding model."""
+
+
+@dataclass
+class DocRecord:
+    id: str
+    collection: str
+    name: str
+    sha256: str
+    status: str
+    title: str = ""
+    kind: str = ""
+    source: str = ""
+    pages: int | None = None
+    empty_pages: int = 0
+    chunks: int = 0
+    size: int = 0
+    error: str | None = None
+    stored_file: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+def doc_id_for(collection: str, sha256: str) -> str:
+    """Stable id of one content version inside one collection."""
+    return hashlib.sha256(f"{collection}\0{sha256}".encode()).hexdigest()[:16]
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 OR query over the question's content words, quoted so no syntax leaks in."""
+    words = []
+    for w in _WORD.findall(text.lower()):
+        w = w.strip(".-/")
+        if not w or w in STOPWORDS or (len(w) == 1 and not w.isdigit()):
+            continue
+        for part in re.split(r"[.\-/]", w) if re.search(r"[.\-/]", w) else [w]:
+            if part and part not in STOPWORDS and part not in words:
+                words.append(part)
+        if re.search(r"[.\-/_]", w) and w not in words:
+            words.append(w)
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+
+
+class Index:
+    """Open with `Index(settings, model_name=..., dim=...)`; pass the embedder's identity so a
+    mismatched index is refused before anything is written or searched."""
+
+    def __init__(
+        self, settings: Settings, *, model_name: str, dim: Callable[[], int] | None = None
+    ) -> None:
+        self.settings = settings
+        self.model_name = model_name
+        self._dim = dim
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(
+            settings.registry_path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self._check_model()
+        self._chroma = None
+        self._collection = None
+
+    # --- model identity ----------------------------------------------------------------------
+
+    def _check_model(self) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='embedding_model'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('embedding_model', ?)", (self.model_name,))
+        elif row["value"] != self.model_name:
+            raise IndexMismatch(
+                f"the index in {self.settings.data_dir} was built with embedding model "
+                f"{row['value']!r}, not {self.model_name!r}. Either set "
+                f"FOLIO_EMBEDDING_MODEL={row['value']} or re-index into a new data dir: "
+                f"folio --data-dir NEW_DIR ingest PATH..."
+            )
+
+    @property
+    def collection(self):
+        """The Chroma collection, opened lazily: unchanged re-ingest never pays for Chroma."""
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            if self.settings.chroma_server:
+                host, _, port = self.settings.chroma_server.rpartition(":")
+                self._chroma = chromadb.HttpClient(
+                    host=host or "localhost", port=int(port), settings=chroma_settings
+                )
+            else:
+                self._chroma = chromadb.PersistentClient(
+                    path=str(self.settings.chroma_dir), settings=chroma_settings
+                )
+            meta = {"hnsw:space": "cosine", "embedding_model": self.model_name}
+            if self._dim is not None:
+                meta["dim"] = self._dim()
+            col = self._chroma.get_or_create_collection(
+                CHROMA_COLLECTION, metadata=meta, embedding_function=None
+            )
+            recorded = (col.metadata or {}).get("embedding_model")
+            if recorded and recorded != self.model_name:
+                raise IndexMismatch(
+                    f"Chroma collection {CHROMA_COLLECTION} holds vectors of {recorded!r}, "
+                    f"not {self.model_name!r}: re-index into a new data dir (--data-dir)."
+                )
+            self._collection = col
+        return self._collection
+
+    # --- registry reads ----------------------------------------------------------------------
+
+    def documents(self, collection: str | None = None) -> list[DocRecord]:
+        sql = "SELECT * FROM documents"
+        args: tuple = ()
+        if collection:
+            sql += " WHERE collection = ?"
+            args = (collection,)
+        sql += " ORDER BY collection, name, updated_at"
+        return [_doc(r) for r in self.db.execute(sql, args)]
+
+    def document(self, doc_id: str) -> DocRecord | None:
+        row = self.db.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return _doc(row) if row else None
+
+    def find(self, ref: str, collection: str | None = None) -> list[DocRecord]:
+        """Documents matching an id (or unique id prefix) or a file name."""
+        sql = "SELECT * FROM documents WHERE (id LIKE ? OR name = ?)"
+        args: list = [ref + "%", ref]
+        if collection:
+            sql += " AND collection = ?"
+            args.append(collection)
+        return [_doc(r) for r in self.db.execute(sql, args)]
+
+    def ready_by_sha(self, collection: str, sha256: str) -> DocRecord | None:
+        row = self.db.execute(
+            "SELECT * FROM documents WHERE collection=? AND sha256=? AND status='ready'",
+            (collection, sha256),
+        ).fetchone()
+        return _doc(row) if row else None
+
+    def stats(self) -> dict:
+        row = self.db.execute(
+            "SELECT COUNT(*) AS docs, COALESCE(SUM(chunks),0) AS chunks, "
+            "COALESCE(SUM(pages),0) AS pages FROM documents WHERE status='ready'"
+        ).fetchone()
+        return dict(row)
+
+    def collections(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT DISTINCT collection FROM documents WHERE status='ready' ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
+    # --- writes: begin -> add_chunks* -> finish (or abort) ----------------------------------
+
+    def begin(self, doc: DocRecord) -> None:
+        """Register a pending version; leftovers of an interrupted attempt are cleared first."""
+        self._clear_version(doc.id)
+        now = time.time()
+        doc.status, doc.created_at, doc.updated_at = "pending", now, now
+        with self._tx():
+            self.db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
+            self._insert_doc(doc)
+
+    def add_chunks(
+        self, doc: DocRecord, chunks: Sequence[Chunk], vectors: np.ndarray, *, title: str = ""
+    ) -> None:
+        """Vectors first, rows second: a row never points at a vector that is not there."""
+        if not chunks:
+            return
+        self.collection.upsert(
+            ids=[c.id for c in chunks],
+            embeddings=vectors.tolist(),
+            documents=[c.text for c in chunks],
+            metadatas=[_chroma_meta(c, doc) for c in chunks],
+        )
+        with self._tx():
+            for c in chunks:
+                cur = self.db.execute(
+                    "INSERT OR REPLACE INTO chunks (id, doc_id, ord, text, page_start, page_end,"
+                    " label_start, label_end, section, char_start, char_end, tokens)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        c.id, c.doc_id, c.ord, c.text, c.page_start, c.page_end, c.label_start,
+                        c.label_end, c.section, c.char_start, c.char_end, c.tokens,
+                    ),
+                )  # fmt: skip
+                self.db.execute(
+                    "INSERT INTO chunks_fts (rowid, text, section, title) VALUES (?,?,?,?)",
+                    (cur.lastrowid, c.text, c.section, title or doc.title),
+                )
+
+    def finish(self, doc: DocRecord, *, pages: int | None, empty_pages: int, chunks: int) -> None:
+        """Make the version visible and retire older versions of the same file, atomically."""
+        old = [
+            r["id"]
+            for r in self.db.execute(
+                "SELECT id FROM documents WHERE collection=? AND name=? AND id != ?",
+                (doc.collection, doc.name, doc.id),
+            )
+        ]
+        with self._tx():
+            self.db.execute(
+                "UPDATE documents SET status='ready', error=NULL, pages=?, empty_pages=?,"
+                " chunks=?, updated_at=? WHERE id=?",
+                (pages, empty_pages, chunks, time.time(), doc.id),
+            )
+            for old_id in old:
+                self._delete_rows(old_id)
+        doc.status, doc.pages, doc.empty_pages, doc.chunks = "ready", pages, empty_pages, chunks
+        self.purge_vectors()
+
+    def fail(self, doc: DocRecord, error: str) -> None:
+        """Record why a file failed; an earlier good version of it stays searchable."""
+        with self._tx():
+            self._delete_chunk_rows(doc.id)
+            self.db.execute("DELETE FROM documents WHERE id=?", (doc.id,))
+            if self.ready_by_sha(doc.collection, doc.sha256) is None:
+                doc.status, doc.error, doc.updated_at = "failed", error, time.time()
+                doc.created_at = doc.created_at or doc.updated_at
+                self.db.execute(
+                    "DELETE FROM documents WHERE collection=? AND name=? AND status='failed'",
+                    (doc.collection, doc.name),
+                )
+                self._insert_doc(doc)
+            self.db.execute("INSERT OR IGNORE INTO purge VALUES (?)", (doc.id,))
+
+    def delete(self, doc_id: str) -> bool:
+        with self._tx():
+            found = self._delete_rows(doc_id)
+        self.purge_vectors()
+        return found
+
+    def purge_vectors(self) -> None:
+        """Delete vectors of retired versions; a crash before this only leaves invisible rows."""
+        ids = [r[0] for r in self.db.execute("SELECT doc_id FROM purge")]
+        if not ids:
+            return
+        for doc_id in ids:
+            self.collection.delete(where={"doc_id": doc_id})
+            self.db.execute("DELETE FROM purge WHERE doc_id=?", (doc_id,))
+
+    def recover(self) -> list[str]:
+        """Clear what interrupted ingests left behind (pending rows and their vectors)."""
+        pending = [r[0] for r in self.db.execute("SELECT id FROM documents WHERE status='pending'")]
+        for doc_id in pending:
+            self._clear_version(doc_id)
+            self.db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+        self.purge_vectors()
+        return pending
+
+    # --- reads for retrieval -----------------------------------------------------------------
+
+    def dense(
+        self, vector: np.ndarray, k: int, collections: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the nearest ready chunks."""
+        if self.collection.count() == 0:
+            return []
+        where = _where(collections)
+        res = self.collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=k,
+            where=where,
+            include=["distances", "metadatas"],
+        )
+        ids, dists, metas = res["ids"][0], res["distances"][0], res["metadatas"][0]
+        ready = self._ready_ids({m["doc_id"] for m in metas})
+        return [
+            (cid, 1.0 - float(d))
+            for cid, d, m in zip(ids, dists, metas, strict=True)
+            if m["doc_id"] in ready
+        ]
+
+    def bm25(
+        self, query: str, k: int, collections: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score, higher is better) from FTS5."""
+        match = fts_query(query)
+        if not match:
+            return []
+        sql = (
+            "SELECT c.id, -bm25(chunks_fts, 1.0, 0.6, 0.3) AS s FROM chunks_fts"
+            " JOIN chunks c ON c.rowid = chunks_fts.rowid"
+            " JOIN documents d ON d.id = c.doc_id"
+            " WHERE chunks_fts MATCH ? AND d.status = 'ready'"
+        )
+        args: list = [match]
+        if collections:
+            sql += f" AND d.collection IN ({','.join('?' * len(collections))})"
+            args += list(collections)
+        sql += " ORDER BY bm25(chunks_fts, 1.0, 0.6, 0.3) LIMIT ?"
+        args.append(k)
+        return [(r[0], float(r[1])) for r in self.db.execute(sql, args)]
+
+    def chunks(self, ids: Iterable[str]) -> dict[str, tuple[Chunk, DocRecord]]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT c.*, d.* , c.id AS chunk_id, d.id AS d_id FROM chunks c"
+            f" JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({','.join('?' * len(ids))})",
+            ids,
+        ).fetchall()
+        out = {}
+        for r in rows:
+            out[r["chunk_id"]] = (_chunk(r), _doc_from_join(r))
+        return out
+
+    def neighbours(self, doc_id: str, ords: Iterable[int]) -> dict[int, Chunk]:
+        ords = sorted(set(ords))
+        if not ords:
+            return {}
+        rows = self.db.execute(
+            f"SELECT * FROM chunks WHERE doc_id = ? AND ord IN ({','.join('?' * len(ords))})",
+            [doc_id, *ords],
+        )
+        return {r["ord"]: _chunk(r) for r in rows}
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _tx(self):
+        return _Transaction(self.db)
+
+    def _ready_ids(self, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self.db.execute(
+            f"SELECT id FROM documents WHERE status='ready' AND id IN ({','.join('?' * len(ids))})",
+            list(ids),
+        )
+        return {r[0] for r in rows}
+
+    def _insert_doc(self, d: DocRecord) -> None:
+        self.db.execute(
+            "INSERT INTO documents (id, collection, name, source, sha256, title, kind, pages,"
+            " empty_pages, chunks, size, status, error, stored_file, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                d.id, d.collection, d.name, d.source, d.sha256, d.title, d.kind, d.pages,
+                d.empty_pages, d.chunks, d.size, d.status, d.error, d.stored_file,
+                d.created_at, d.updated_at,
+            ),
+        )  # fmt: skip
+
+    def _delete_chunk_rows(self, doc_id: str) -> None:
+        self.db.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE doc_id=?)",
+            (doc_id,),
+        )
+        self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+
+    def _delete_rows(self, doc_id: str) -> bool:
+        self._delete_chunk_rows(doc_id)
+        cur = self.db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+        self.db.execute("INSERT OR IGNORE INTO purge VALUES (?)", (doc_id,))
+        return cur.rowcount > 0
+
+    def _clear_version(self, doc_id: str) -> None:
+        with self._tx():
+            self._delete_chunk_rows(doc_id)
+        if self.collection.count():
+            self.collection.delete(where={"doc_id": doc_id})
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def _where(collections: Sequence[str] | None) -> dict | None:
+    if not collections:
+        return None
+    if len(collections) == 1:
+        return {"collection": collections[0]}
+    return {"collection": {"$in": list(collections)}}
+
+
+def _chroma_meta(c: Chunk, doc: DocRecord) -> dict:
+    meta = {
+        "doc_id": c.doc_id,
+        "collection": doc.collection,
+        "name": doc.name,
+        "ord": c.ord,
+        "section": c.section[:500],
+    }
+    if c.page_start is not None:
+        meta["page"] = c.page_start
+    if c.label_start:
+        meta["page_label"] = c.label_start
+    return meta
+
+
+def _doc(row: sqlite3.Row) -> DocRecord:
+    return DocRecord(**{k: row[k] for k in row.keys()})  # noqa: SIM118
+
+
+def _doc_from_join(row: sqlite3.Row) -> DocRecord:
+    return DocRecord(
+        id=row["d_id"],
+        collection=row["collection"],
+        name=row["name"],
+        sha256=row["sha256"],
+        status=row["status"],
+        title=row["title"] or "",
+        kind=row["kind"] or "",
+        source=row["source"] or "",
+        pages=row["pages"],
+        chunks=row["chunks"] or 0,
+        stored_file=row["stored_file"],
+    )
+
+
+def _chunk(row: sqlite3.Row) -> Chunk:
+    return Chunk(
+        id=row["chunk_id"] if "chunk_id" in row.keys() else row["id"],  # noqa: SIM118
+        doc_id=row["doc_id"],
+        ord=row["ord"],
+        text=row["text"],
+        page_start=row["page_start"],
+        page_end=row["page_end"],
+        label_start=row["label_start"],
+        label_end=row["label_end"],
+        section=row["section"] or "",
+        char_start=row["char_start"] or 0,
+        char_end=row["char_end"] or 0,
+        tokens=row["tokens"] or 0,
+    )
+
+
+def stored_file_path(settings: Settings, sha256: str, suffix: str) -> Path:
+    return settings.files_dir / f"{sha256}{suffix.lower()}"

@@ -1,0 +1,115 @@
+"""The one settings object.
+
+Every stage receives a `Settings` instance from its caller; nothing below the CLI or the web app
+reads the environment. Sources, strongest first: constructor arguments, `FOLIO_*` environment
+variables, a `.env` file, `folio.toml` (or the file named by `FOLIO_CONFIG`), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FOLIO_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data/index"), description="Index, registry and stored files.")
+    chroma_server: str | None = Field(
+        None, description="host:port of a Chroma server; unset = embedded Chroma in data_dir."
+    )
+    default_collection: str = "default"
+
+    # --- embedding and chunking ------------------------------------------------------------
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="Model name (resolved offline from installed packages) or a local path.",
+    )
+    embedding_device: str = "cpu"
+    embed_threads: int = Field(2, ge=1, description="Torch threads while ingesting.")
+    query_threads: int = Field(1, ge=1, description="Torch threads for query embedding.")
+    embed_batch_size: int = Field(32, ge=1)
+    chunk_tokens: int = Field(220, ge=32, le=512)
+    chunk_overlap: int = Field(40, ge=0)
+
+    # --- limits ------------------------------------------------------------------------------
+    max_file_mb: float = Field(200.0, gt=0)
+    max_pages: int = Field(5000, ge=1)
+    parse_timeout_s: float = Field(300.0, gt=0, description="Per-file extraction time limit.")
+    max_unzipped_mb: float = Field(500.0, gt=0, description="DOCX zip-bomb guard.")
+
+    # --- retrieval ----------------------------------------------------------------------------
+    top_k: int = Field(6, ge=1, le=50)
+    rrf_k: int = Field(60, ge=1)
+    reranker_model: str | None = None
+    min_relevance: float = Field(
+        0.0, description="Answerability threshold; calibrated by `folio eval`."
+    )
+
+    # --- LLM ----------------------------------------------------------------------------------
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (e.g. http://gpu:8000/v1); unset = local."
+    )
+    llm_model: str = "local"
+    llm_api_key: SecretStr = SecretStr("none")
+    llm_timeout_s: float = 300.0
+    llm_max_tokens: int = 512
+    llm_temperature: float = 0.0
+    llm_top_p: float = 1.0
+    llm_context_tokens: int = 2048
+    reasoning_effort: str | None = Field(None, description="low | medium | high (gpt-oss).")
+    system_prompt: str | None = Field(None, description="Operator preamble; contract is fixed.")
+
+    # --- local engine (llama.cpp server through xllamacpp) -----------------------------------
+    engine_model_path: Path | None = None
+    engine_host: str = "127.0.0.1"
+    engine_port: int = 8088
+    engine_threads: int = 1
+    engine_ctx: int = 2048
+
+    # --- web ----------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth: bool | None = Field(None, description="None = on unless bound to loopback.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("FOLIO_CONFIG", "folio.toml"))
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "registry.sqlite3"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"

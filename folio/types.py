@@ -1,0 +1,87 @@
+"""The data that flows between stages: file -> pages -> chunks -> passages.
+
+Plain dataclasses, no behaviour beyond formatting, so every stage and every test can build them
+without setup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Page:
+    """A unit of extracted text with its locator.
+
+    For a PDF this is one physical page. Formats without pages (text, Markdown, HTML) and DOCX
+    files yield one `Page` per section run; `number` is then the page recorded by the file's page
+    breaks, or None.
+    """
+
+    text: str
+    number: int | None = None
+    label: str | None = None
+    section: str = ""
+
+
+@dataclass
+class ParsedDocument:
+    """What a parser returns: metadata plus the pages in reading order."""
+
+    title: str
+    kind: str  # pdf | docx | text | markdown | html
+    pages: list[Page]
+    page_count: int | None = None
+    empty_pages: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable span of one document, never crossing documents (or PDF pages)."""
+
+    id: str
+    doc_id: str
+    ord: int
+    text: str
+    page_start: int | None
+    page_end: int | None
+    label_start: str | None
+    label_end: str | None
+    section: str
+    char_start: int
+    char_end: int
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk as retrieval returns it: joined with its document and scored."""
+
+    chunk: Chunk
+    doc_name: str
+    title: str
+    collection: str
+    score: float
+    text: str = ""  # possibly expanded with neighbouring chunks; chunk.text when empty
+
+    @property
+    def body(self) -> str:
+        return self.text or self.chunk.text
+
+    @property
+    def page(self) -> int | None:
+        return self.chunk.page_start
+
+    @property
+    def page_label(self) -> str | None:
+        return self.chunk.label_start
+
+    def locator(self) -> str:
+        """Human citation: 'p. 7 (PDF page 12)', 'p. 12', or the section path."""
+        page, label = self.chunk.page_start, self.chunk.label_start
+        if page is None:
+            return self.chunk.section or "—"
+        if label and label != str(page):
+            return f"p. {label} (PDF page {page})"
+        return f"p. {page}"

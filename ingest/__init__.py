@@ -1,0 +1,1 @@
+"""Turn files into pages of clean text: sniff, parse, clean (then chunk, embed, write)."""

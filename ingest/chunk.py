@@ -1,0 +1,155 @@
+"""Token-aware chunking that keeps every chunk on one page of one document.
+
+A chunk that straddled two pages would be cited with the wrong page half of the time, so pages
+are hard boundaries; inside a page, chunks end at line or sentence boundaries and overlap by a
+few sentences so that a step split across two chunks is still whole in one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from folio.types import Chunk, Page
+
+CountTokens = Callable[[list[str]], list[int]]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+
+
+@dataclass(frozen=True)
+class _Segment:
+    start: int
+    end: int
+    tokens: int
+
+
+def chunk_id(doc_id: str, ord_: int) -> str:
+    return f"{doc_id}-{ord_:05d}"
+
+
+def segments(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of lines, with long lines cut into sentences."""
+    spans = []
+    pos = 0
+    for line in text.split("\n"):
+        start = pos
+        pos += len(line) + 1
+        if not line.strip():
+            continue
+        cut = start
+        for m in _SENTENCE_END.finditer(line):
+            spans.append((cut, start + m.start()))
+            cut = start + m.end()
+        spans.append((cut, start + len(line)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _split_long(text: str, span: tuple[int, int], tokens: int, limit: int) -> list[_Segment]:
+    """Cut a span longer than the limit at word boundaries, sized by its token density."""
+    a, b = span
+    parts = -(-tokens // limit)
+    words = [m.span() for m in re.finditer(r"\S+", text[a:b])]
+    per = max(1, -(-len(words) // parts))
+    out = []
+    for i in range(0, len(words), per):
+        group = words[i : i + per]
+        out.append(
+            _Segment(a + group[0][0], a + group[-1][1], -(-tokens * len(group) // len(words)))
+        )
+    return out
+
+
+def _pack(segs: list[_Segment], max_tokens: int, overlap: int) -> list[list[_Segment]]:
+    groups: list[list[_Segment]] = []
+    current: list[_Segment] = []
+    size = 0
+    for seg in segs:
+        if current and size + seg.tokens > max_tokens:
+            groups.append(current)
+            carry: list[_Segment] = []
+            carried = 0
+            for prev in reversed(current):
+                if carried + prev.tokens > overlap or len(carry) + 1 >= len(current):
+                    break
+                carry.insert(0, prev)
+                carried += prev.tokens
+            current, size = carry, carried
+        current.append(seg)
+        size += seg.tokens
+    if current:
+        groups.append(current)
+    return groups
+
+
+def chunk_page(
+    page: Page,
+    *,
+    doc_id: str,
+    first_ord: int,
+    count_tokens: CountTokens,
+    max_tokens: int = 220,
+    overlap: int = 40,
+) -> list[Chunk]:
+    text = page.text
+    spans = segments(text)
+    if not spans:
+        return []
+    counts = count_tokens([text[a:b] for a, b in spans])
+    segs: list[_Segment] = []
+    for span, n in zip(spans, counts, strict=True):
+        if n > max_tokens:
+            segs.extend(_split_long(text, span, n, max_tokens))
+        else:
+            segs.append(_Segment(span[0], span[1], n))
+    chunks = []
+    for i, group in enumerate(_pack(segs, max_tokens, overlap)):
+        start, end = group[0].start, group[-1].end
+        ord_ = first_ord + i
+        chunks.append(
+            Chunk(
+                id=chunk_id(doc_id, ord_),
+                doc_id=doc_id,
+                ord=ord_,
+                text=text[start:end],
+                page_start=page.number,
+                page_end=page.number,
+                label_start=page.label,
+                label_end=page.label,
+                section=page.section,
+                char_start=start,
+                char_end=end,
+                tokens=sum(s.tokens for s in group),
+            )
+        )
+    return chunks
+
+
+def chunk_pages(
+    pages: Iterable[Page],
+    *,
+    doc_id: str,
+    count_tokens: CountTokens,
+    max_tokens: int = 220,
+    overlap: int = 40,
+) -> Iterator[Chunk]:
+    """Chunks of a document in reading order with consecutive `ord`s; streams page by page."""
+    ord_ = 0
+    for page in pages:
+        for c in chunk_page(
+            page,
+            doc_id=doc_id,
+            first_ord=ord_,
+            count_tokens=count_tokens,
+            max_tokens=max_tokens,
+            overlap=overlap,
+        ):
+            yield c
+            ord_ += 1
+
+
+def embedding_text(chunk: Chunk, title: str) -> str:
+    """What the embedder sees: the chunk under its manual title and section heading."""
+    head = " > ".join(p for p in (title, chunk.section) if p)
+    return f"{head}\n{chunk.text}" if head else chunk.text

@@ -1,0 +1,410 @@
+"""Ingest files into the index: hash, extract (sandboxed), chunk, embed, write.
+
+Extraction runs in a separate worker process with a time limit and a memory cap, so a PDF that
+makes a parser loop or explode costs one failed file, not the batch. The worker spools pages to a
+temporary JSON-lines file; the main process streams them through chunking and embedding in
+batches, so neither a huge document's text nor its vectors are held at once. While the main
+process embeds one file, the worker is already extracting the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from folio.embedding import Embedder
+from folio.index import DocRecord, Index, doc_id_for, stored_file_path
+from folio.settings import Settings
+from folio.types import Chunk, Page
+from ingest.chunk import chunk_pages, embedding_text
+from ingest.errors import IngestError
+
+log = logging.getLogger("folio.ingest")
+
+EMBED_WINDOW = 128  # chunks embedded and written per step: bounds memory, keeps batches sorted
+
+
+@dataclass
+class FileResult:
+    path: str
+    name: str
+    status: str  # ingested | unchanged | failed
+    doc_id: str | None = None
+    collection: str = ""
+    title: str = ""
+    pages: int | None = None
+    empty_pages: int = 0
+    chunks: int = 0
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Progress:
+    """Sent to the caller's callback after every step, for progress bars and job status."""
+
+    file: str
+    pages_done: int = 0
+    pages_total: int | None = None
+    chunks_done: int = 0
+    files_done: int = 0
+    files_total: int = 0
+    phase: str = ""
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+# --- discovery and hashing ---------------------------------------------------------------------
+
+
+def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
+    """Files under the given paths, recursively; (path, error) for paths that cannot be read."""
+    for root in paths:
+        root = Path(root)
+        try:
+            resolved = root.resolve(strict=True)
+        except RuntimeError:
+            yield root, "symlink loop"
+            continue
+        except OSError as exc:
+            yield root, "symlink loop" if exc.errno == 40 else f"cannot read: {exc.strerror}"
+            continue
+        if resolved.is_dir():
+            seen = set()
+            for dirpath, dirnames, filenames in os.walk(resolved, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith("."):
+                        continue
+                    p = Path(dirpath) / name
+                    if p in seen:
+                        continue
+                    seen.add(p)
+                    yield from discover([p])
+        else:
+            yield root, None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --- the extraction worker (runs in a child process) -------------------------------------------
+
+
+def _limit_memory(max_bytes: int) -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def extract_to_spool(path: str, spool: str, limits: dict) -> dict:
+    """Parse one file and write its pages as JSON lines; return the document's metadata."""
+    from ingest.parse import parse_file
+
+    started = time.perf_counter()
+    doc = parse_file(
+        Path(path),
+        max_pages=limits["max_pages"],
+        max_bytes=limits["max_bytes"],
+        max_unzipped_bytes=limits["max_unzipped_bytes"],
+    )
+    with open(spool, "w", encoding="utf-8") as f:
+        for page in doc.pages:
+            f.write(json.dumps(asdict(page), ensure_ascii=False) + "\n")
+    return {
+        "title": doc.title,
+        "kind": doc.kind,
+        "page_count": doc.page_count,
+        "empty_pages": doc.empty_pages,
+        "spooled_pages": len(doc.pages),
+        "warnings": doc.warnings,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def read_spool(spool: Path) -> Iterator[Page]:
+    with open(spool, encoding="utf-8") as f:
+        for line in f:
+            yield Page(**json.loads(line))
+
+
+class Extractor:
+    """One worker process at a time, replaced when a file times out or kills it."""
+
+    def __init__(self, settings: Settings) -> None:
+        from pebble import ProcessPool
+
+        self.settings = settings
+        self.limits = {
+            "max_pages": settings.max_pages,
+            "max_bytes": int(settings.max_file_mb * 1024 * 1024),
+            "max_unzipped_bytes": int(settings.max_unzipped_mb * 1024 * 1024),
+        }
+        self.tmp = Path(tempfile.mkdtemp(prefix="folio-spool-"))
+        self.pool = ProcessPool(
+            max_workers=1,
+            context=multiprocessing.get_context("spawn"),
+            initializer=_limit_memory,
+            initargs=(4 * 1024**3,),
+        )
+
+    def submit(self, path: Path, key: str):
+        spool = self.tmp / f"{key}.jsonl"
+        future = self.pool.schedule(
+            extract_to_spool,
+            args=(str(path), str(spool), self.limits),
+            timeout=self.settings.parse_timeout_s,
+        )
+        return future, spool
+
+    def result(self, future) -> dict:
+        from pebble import ProcessExpired
+
+        try:
+            return future.result()
+        except IngestError:
+            raise
+        except FutureTimeout as exc:
+            raise IngestError(
+                f"extraction took longer than {self.settings.parse_timeout_s:.0f} s and was "
+                "stopped (FOLIO_PARSE_TIMEOUT_S)"
+            ) from exc
+        except ProcessExpired as exc:
+            raise IngestError(
+                f"the parser crashed or ran out of memory (exit code {exc.exitcode})"
+            ) from exc
+        except MemoryError as exc:
+            raise IngestError("the parser ran out of memory (limit 4 GiB)") from exc
+        except Exception as exc:  # a parser bug must not end the batch
+            raise IngestError(f"could not parse: {type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        self.pool.stop()
+        self.pool.join(timeout=5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    path: Path
+    sha256: str
+    size: int
+    future: object
+    spool: Path
+
+
+def ingest_paths(
+    paths: Iterable[Path],
+    settings: Settings,
+    *,
+    index: Index,
+    embedder: Embedder,
+    collection: str | None = None,
+    progress: ProgressFn | None = None,
+) -> list[FileResult]:
+    """Ingest every file under `paths`; one bad file never stops the others."""
+    collection = collection or settings.default_collection
+    results: list[FileResult] = []
+    jobs: list[_Job] = []
+    found = list(discover(paths))
+    max_bytes = settings.max_file_mb * 1024 * 1024
+    recovered = index.recover()
+    if recovered:
+        log.info("cleared interrupted ingests", extra={"doc_ids": recovered})
+    extractor: Extractor | None = None
+    try:
+        for path, error in found:
+            if error:
+                results.append(_failed(path, collection, error))
+                continue
+            try:
+                size = path.stat().st_size
+                if size > max_bytes:
+                    raise IngestError(
+                        f"file too large ({size / 2**20:.1f} MB > limit "
+                        f"{settings.max_file_mb:g} MB, FOLIO_MAX_FILE_MB)"
+                    )
+                if size == 0:
+                    raise IngestError("file is empty")
+                sha = sha256_file(path)
+            except IngestError as exc:
+                results.append(_failed(path, collection, exc.reason))
+                continue
+            except OSError as exc:
+                results.append(_failed(path, collection, f"cannot read: {exc.strerror}"))
+                continue
+            same = index.ready_by_sha(collection, sha)
+            if same is not None:
+                results.append(
+                    FileResult(
+                        str(path), path.name, "unchanged", same.id, collection, same.title,
+                        same.pages, same.empty_pages, same.chunks,
+                    )
+                )  # fmt: skip
+                continue
+            if extractor is None:
+                extractor = Extractor(settings)
+            future, spool = extractor.submit(path, doc_id_for(collection, sha))
+            jobs.append(_Job(path, sha, size, future, spool))
+
+        for n, job in enumerate(jobs):
+            result = _ingest_one(job, settings, index, embedder, extractor, collection, progress)
+            if progress:
+                progress(Progress(job.path.name, files_done=n + 1, files_total=len(jobs)))
+            results.append(result)
+    finally:
+        if extractor is not None:
+            extractor.close()
+    for r in results:
+        log.info(
+            "file %s: %s", r.name, r.status,
+            extra={"file": r.path, "status": r.status, "doc_id": r.doc_id, "error": r.error,
+                   "pages": r.pages, "chunks": r.chunks},
+        )  # fmt: skip
+    return results
+
+
+def _failed(path: Path, collection: str, reason: str) -> FileResult:
+    return FileResult(str(path), path.name, "failed", collection=collection, error=reason)
+
+
+def _ingest_one(
+    job: _Job,
+    settings: Settings,
+    index: Index,
+    embedder: Embedder,
+    extractor: Extractor,
+    collection: str,
+    progress: ProgressFn | None,
+) -> FileResult:
+    path = job.path
+    doc = DocRecord(
+        id=doc_id_for(collection, job.sha256),
+        collection=collection,
+        name=path.name,
+        sha256=job.sha256,
+        status="pending",
+        source=str(path.resolve()),
+        size=job.size,
+    )
+    timings = {"extract": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0}
+    try:
+        meta = extractor.result(job.future)
+        timings["extract"] = meta["seconds"]
+        doc.title, doc.kind, doc.pages = meta["title"], meta["kind"], meta["page_count"]
+        stored = stored_file_path(settings, job.sha256, path.suffix)
+        doc.stored_file = str(stored)
+        index.begin(doc)
+        n_chunks = _write_chunks(
+            doc, read_spool(job.spool), meta, settings, index, embedder, timings, progress
+        )
+        if n_chunks == 0:
+            raise IngestError("no text to index (the file has no extractable text)")
+        t = time.perf_counter()
+        _store_original(path, stored)
+        index.finish(
+            doc, pages=meta["page_count"], empty_pages=meta["empty_pages"], chunks=n_chunks
+        )
+        timings["write"] += time.perf_counter() - t
+    except IngestError as exc:
+        index.fail(doc, exc.reason)
+        return FileResult(
+            str(path), path.name, "failed", doc.id, collection, error=exc.reason, timings=timings
+        )
+    finally:
+        job.spool.unlink(missing_ok=True)
+    return FileResult(
+        str(path), path.name, "ingested", doc.id, collection, doc.title, doc.pages,
+        doc.empty_pages, doc.chunks, timings=timings,
+    )  # fmt: skip
+
+
+def _write_chunks(
+    doc: DocRecord,
+    pages: Iterator[Page],
+    meta: dict,
+    settings: Settings,
+    index: Index,
+    embedder: Embedder,
+    timings: dict[str, float],
+    progress: ProgressFn | None,
+) -> int:
+    def count_tokens(texts: list[str]) -> list[int]:
+        return embedder.count_tokens(texts)
+
+    pages_done = 0
+
+    def counted(pages: Iterator[Page]) -> Iterator[Page]:
+        nonlocal pages_done
+        for page in pages:
+            pages_done += 1
+            yield page
+
+    window: list[Chunk] = []
+    total = 0
+    stream = chunk_pages(
+        counted(pages),
+        doc_id=doc.id,
+        count_tokens=count_tokens,
+        max_tokens=settings.chunk_tokens,
+        overlap=settings.chunk_overlap,
+    )
+    while True:
+        t = time.perf_counter()
+        window = [c for _, c in zip(range(EMBED_WINDOW), stream, strict=False)]
+        timings["chunk"] += time.perf_counter() - t
+        if not window:
+            return total
+        t = time.perf_counter()
+        vectors = embedder.embed(
+            [embedding_text(c, doc.title) for c in window],
+            batch_size=settings.embed_batch_size,
+            threads=settings.embed_threads,
+        )
+        timings["embed"] += time.perf_counter() - t
+        t = time.perf_counter()
+        index.add_chunks(doc, window, vectors)
+        timings["write"] += time.perf_counter() - t
+        total += len(window)
+        if progress:
+            progress(
+                Progress(
+                    doc.name,
+                    pages_done=pages_done,
+                    pages_total=meta.get("spooled_pages"),
+                    chunks_done=total,
+                    phase="embedding",
+                )
+            )
+
+
+def _store_original(path: Path, dest: Path) -> None:
+    """Keep the original so the browser can open it at the cited page."""
+    if dest.exists():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, dest)

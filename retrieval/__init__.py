@@ -1,0 +1,1 @@
+"""Reads the index: hybrid search, filters, context expansion and citation-bound prompts."""

@@ -1,0 +1,133 @@
+"""Hybrid search over the index: dense + BM25, fused, collapsed per page, expanded in context."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from folio.embedding import Embedder
+from folio.index import DocRecord, Index
+from folio.settings import Settings
+from folio.types import Chunk, Passage
+from retrieval.fusion import near_duplicates, rrf
+
+CANDIDATES = 40  # per retriever; fusion then picks from at most 2x this
+
+
+@dataclass
+class Hits:
+    """Ranked passages plus the raw signals that decide whether the manuals answer at all."""
+
+    query: str
+    passages: list[Passage]
+    dense_best: float = 0.0
+    bm25_best: float = 0.0
+    cosine: dict[str, float] = field(default_factory=dict)  # chunk id -> cosine
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def search(
+    index: Index,
+    embedder: Embedder,
+    settings: Settings,
+    query: str,
+    *,
+    k: int | None = None,
+    collections: Sequence[str] | None = None,
+    doc_ids: Sequence[str] | None = None,
+    mode: str = "hybrid",
+    expand: bool = True,
+) -> Hits:
+    k = k or settings.top_k
+    t0 = time.perf_counter()
+    dense: list[tuple[str, float]] = []
+    lexical: list[tuple[str, float]] = []
+    if mode in ("hybrid", "dense"):
+        vector = embedder.embed_query(query, threads=settings.query_threads)
+        t_embed = time.perf_counter()
+        dense = index.dense(vector, CANDIDATES, collections)
+    else:
+        t_embed = t0
+    t_dense = time.perf_counter()
+    if mode in ("hybrid", "bm25"):
+        lexical = index.bm25(query, CANDIDATES, collections)
+    t_bm25 = time.perf_counter()
+
+    fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], k=settings.rrf_k)
+    rows = index.chunks(c for c, _ in fused[: 2 * CANDIDATES])
+    cosine = dict(dense)
+    passages = _collapse(fused, rows, doc_ids)
+    dup = near_duplicates([p.chunk.text for p in passages[: 3 * k]])
+    passages = [p for i, p in enumerate(passages) if i not in dup][:k]
+    if expand:
+        passages = [_expand(index, p) for p in passages]
+    t_end = time.perf_counter()
+    return Hits(
+        query=query,
+        passages=passages,
+        dense_best=max(cosine.values(), default=0.0),
+        bm25_best=lexical[0][1] if lexical else 0.0,
+        cosine=cosine,
+        timings={
+            "embed_ms": (t_embed - t0) * 1000,
+            "dense_ms": (t_dense - t_embed) * 1000,
+            "bm25_ms": (t_bm25 - t_dense) * 1000,
+            "fuse_ms": (t_end - t_bm25) * 1000,
+            "total_ms": (t_end - t0) * 1000,
+        },
+    )
+
+
+def _collapse(
+    fused: list[tuple[str, float]],
+    rows: dict[str, tuple[Chunk, DocRecord]],
+    doc_ids: Sequence[str] | None,
+) -> list[Passage]:
+    """One passage per page (the citation unit): the best-ranked chunk of each page wins."""
+    seen: set[tuple[str, object]] = set()
+    out = []
+    allowed = set(doc_ids) if doc_ids else None
+    for cid, score in fused:
+        if cid not in rows:
+            continue
+        chunk, doc = rows[cid]
+        if allowed is not None and doc.id not in allowed:
+            continue
+        key = (doc.id, chunk.page_start if chunk.page_start is not None else chunk.ord)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Passage(chunk, doc.name, doc.title or doc.name, doc.collection, score))
+    return out
+
+
+def merge_spans(chunks: list[Chunk]) -> str:
+    """Join consecutive chunks of one page without repeating their overlap."""
+    chunks = sorted(chunks, key=lambda c: c.ord)
+    text = chunks[0].text
+    end = chunks[0].char_end
+    for c in chunks[1:]:
+        if c.char_start < end:
+            text += c.text[end - c.char_start :]
+        else:
+            text += "\n" + c.text
+        end = max(end, c.char_end)
+    return text
+
+
+def _expand(index: Index, p: Passage, max_tokens: int = 360) -> Passage:
+    """Add the chunks just before and after on the same page, so a step has its context."""
+    c = p.chunk
+    near = index.neighbours(c.doc_id, [c.ord - 1, c.ord + 1])
+    picked = [c]
+    budget = max_tokens - c.tokens
+    for n in (near.get(c.ord - 1), near.get(c.ord + 1)):
+        if n is None or n.page_start != c.page_start or n.section != c.section and not c.page_start:
+            continue
+        if n.tokens <= budget:
+            picked.append(n)
+            budget -= n.tokens
+    if len(picked) == 1:
+        return p
+    return Passage(c, p.doc_name, p.title, p.collection, p.score, text=merge_spans(picked))
