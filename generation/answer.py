@@ -1,0 +1,256 @@
+"""The answer pipeline: condense -> retrieve -> decide -> prompt -> stream -> check citations.
+
+Callers (CLI, web, API) consume one stream of events, so every surface shows the same thing in
+the same order: the passages first (a CPU engine may take a minute before its first token), then
+the answer as it streams, then the checked answer with its citations. When the engine fails the
+stream still ends with an answer object that carries the passages and the error: a
+retrieval-only answer rather than nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from folio.embedding import Embedder
+from folio.index import Index
+from folio.settings import Settings
+from folio.types import Passage
+from generation.citations import check
+from generation.client import LLMClient, LLMError
+from retrieval.answerable import answerable
+from retrieval.prompt import (
+    REFUSAL,
+    build_prompt,
+    condense_messages,
+    fallback_condense,
+)
+from retrieval.search import Hits, search
+
+log = logging.getLogger("folio.answer")
+
+
+@dataclass
+class Citation:
+    n: int
+    doc: str
+    doc_id: str
+    title: str
+    page: int | None
+    label: str | None
+    locator: str
+    passage: str
+    chunk_id: str
+    supported: bool = True
+    added_by_folio: bool = False
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    refused: bool = False
+    mode: str = "llm"  # llm | retrieval-only | no-evidence
+    search_query: str = ""
+    reasoning: str = ""
+    unsupported: list[str] = field(default_factory=list)
+    invalid_markers: list[int] = field(default_factory=list)
+    error: str | None = None
+    error_type: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] | None = None
+    relevance: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["passages"] = [passage_dict(p) for p in self.passages]
+        return d
+
+
+def passage_dict(p: Passage) -> dict[str, Any]:
+    return {
+        "doc": p.doc_name,
+        "doc_id": p.chunk.doc_id,
+        "title": p.title,
+        "collection": p.collection,
+        "page": p.page,
+        "page_label": p.page_label,
+        "locator": p.locator(),
+        "section": p.chunk.section,
+        "score": round(p.score, 6),
+        "chunk_id": p.chunk.id,
+        "text": p.body,
+    }
+
+
+@dataclass
+class Event:
+    """type: passages | token | reasoning | status | done"""
+
+    type: str
+    data: Any = None
+
+
+class Answerer:
+    """Answers questions from one index through one LLM client (or none: retrieval-only)."""
+
+    def __init__(
+        self, settings: Settings, index: Index, embedder: Embedder, llm: LLMClient | None
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.llm = llm
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+        k: int | None = None,
+    ) -> Hits:
+        return search(
+            self.index, self.embedder, self.settings, query,
+            k=k, collections=collections, doc_ids=doc_ids,
+        )  # fmt: skip
+
+    async def stream(
+        self,
+        question: str,
+        *,
+        history: Sequence[dict] | None = None,
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> AsyncIterator[Event]:
+        t0 = time.perf_counter()
+        answer = Answer(question=question)
+        query = question
+        if history:
+            query = await self._condense(history, question)
+        answer.search_query = query
+        hits = await asyncio.to_thread(
+            self.retrieve, query, collections=collections, doc_ids=doc_ids
+        )
+        answer.passages = hits.passages
+        answer.timings["retrieval_ms"] = (time.perf_counter() - t0) * 1000
+        verdict = answerable(hits, self.settings)
+        answer.relevance = verdict.signals
+        yield Event("passages", [passage_dict(p) for p in hits.passages])
+
+        if not verdict.answerable:
+            answer.text, answer.refused, answer.mode = REFUSAL, True, "no-evidence"
+            answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
+            yield Event("done", answer)
+            return
+        if self.llm is None:
+            answer.mode = "retrieval-only"
+            answer.error = "No LLM engine is configured: showing the best passages instead."
+            answer.error_type = "EngineUnavailable"
+            answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
+            yield Event("done", answer)
+            return
+
+        s = self.settings
+        prompt = build_prompt(
+            question if not history else query,
+            hits.passages,
+            context_tokens=s.llm_context_tokens,
+            answer_tokens=s.llm_max_tokens,
+            max_passages=s.prompt_passages,
+            passage_chars=s.passage_chars,
+            preamble=s.system_prompt,
+        )
+        answer.passages = prompt.passages
+        content: list[str] = []
+        reasoning: list[str] = []
+        from generation.client import StreamStats
+
+        stats = StreamStats()
+        t_llm = time.perf_counter()
+        try:
+            async for delta in self.llm.stream(prompt.messages, stats=stats):
+                if delta.kind == "content":
+                    content.append(delta.text)
+                    yield Event("token", delta.text)
+                else:
+                    reasoning.append(delta.text)
+                    yield Event("reasoning", delta.text)
+        except LLMError as exc:
+            log.warning("engine error", extra={"error": str(exc), "type": type(exc).__name__})
+            answer.mode = "retrieval-only"
+            answer.error = str(exc)
+            answer.error_type = type(exc).__name__
+        if stats.first_token_s is not None:
+            answer.timings["first_token_ms"] = stats.first_token_s * 1000 + (t_llm - t0) * 1000
+        if stats.usage:
+            answer.usage = {
+                "prompt_tokens": stats.usage.prompt_tokens,
+                "completion_tokens": stats.usage.completion_tokens,
+            }
+        answer.reasoning = "".join(reasoning)
+        raw = "".join(content).strip()
+        if raw:
+            finish(answer, raw)
+        answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        yield Event("done", answer)
+
+    async def ask(self, question: str, **kwargs: Any) -> Answer:
+        answer = None
+        async for event in self.stream(question, **kwargs):
+            if event.type == "done":
+                answer = event.data
+        assert answer is not None
+        return answer
+
+    async def _condense(self, history: Sequence[dict], question: str) -> str:
+        if self.llm is None:
+            return fallback_condense(history, question)
+        try:
+            text, _, _ = await self.llm.complete(
+                condense_messages(history, question), max_tokens=64
+            )
+        except LLMError:
+            return fallback_condense(history, question)
+        text = text.strip().strip('"').splitlines()[0] if text.strip() else ""
+        return text or fallback_condense(history, question)
+
+
+def finish(answer: Answer, raw: str) -> None:
+    """Check the model's citations and turn the markers it kept into `Citation`s."""
+    passages = answer.passages
+    checked = check(raw, [p.body for p in passages])
+    answer.text = checked.text
+    answer.refused = checked.refused
+    answer.invalid_markers = checked.invalid
+    answer.unsupported = [
+        s.text for s in checked.sentences if not s.supported and s.cited and not checked.refused
+    ]
+    added = {a for s in checked.sentences for a in s.added}
+    supported = {c for s in checked.sentences if s.supported for c in s.cited + s.added}
+    if checked.refused:
+        answer.citations = []
+        return
+    for n in checked.used:
+        p = passages[n - 1]
+        answer.citations.append(
+            Citation(
+                n=n,
+                doc=p.doc_name,
+                doc_id=p.chunk.doc_id,
+                title=p.title,
+                page=p.page,
+                label=p.page_label,
+                locator=p.locator(),
+                passage=p.body,
+                chunk_id=p.chunk.id,
+                supported=n in supported,
+                added_by_folio=n in added,
+            )
+        )
