@@ -93,6 +93,10 @@ class Embedder:
     def max_tokens(self) -> int:
         return int(getattr(self.model, "max_seq_length", 256) or 256)
 
+    def in_vocabulary(self, word: str) -> bool:
+        """Whether the model knows the word whole: common words do, product names rarely."""
+        return self.tokenizer.token_to_id(word.lower()) is not None
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word-piece counts without the special tokens."""
         return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]

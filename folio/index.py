@@ -109,9 +109,9 @@ def doc_id_for(collection: str, sha256: str) -> str:
     return hashlib.sha256(f"{collection}\0{sha256}".encode()).hexdigest()[:16]
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 OR query over the question's content words, quoted so no syntax leaks in."""
-    words = []
+def query_terms(text: str) -> list[str]:
+    """The question's content words (compounds like r-devel also split into their parts)."""
+    words: list[str] = []
     for w in _WORD.findall(text.lower()):
         w = w.strip(".-/")
         if not w or w in STOPWORDS or (len(w) == 1 and not w.isdigit()):
@@ -121,6 +121,12 @@ def fts_query(text: str) -> str | None:
                 words.append(part)
         if re.search(r"[.\-/_]", w) and w not in words:
             words.append(w)
+    return words
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 OR query over the question's content words, quoted so no syntax leaks in."""
+    words = query_terms(text)
     if not words:
         return None
     return " OR ".join('"' + w.replace('"', "") + '"' for w in words)
@@ -379,6 +385,18 @@ class Index:
         sql += " ORDER BY bm25(chunks_fts, 1.0, 0.6, 0.3) LIMIT ?"
         args.append(k)
         return [(r[0], float(r[1])) for r in self.db.execute(sql, args)]
+
+    def absent_terms(self, terms: Iterable[str]) -> list[str]:
+        """The terms that occur in no indexed chunk (any collection, any status)."""
+        out = []
+        for term in terms:
+            quoted = '"' + term.replace('"', "") + '"'
+            row = self.db.execute(
+                "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (quoted,)
+            ).fetchone()
+            if row is None:
+                out.append(term)
+        return out
 
     def chunks(self, ids: Iterable[str]) -> dict[str, tuple[Chunk, DocRecord]]:
         ids = list(ids)

@@ -86,6 +86,35 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     auth: bool | None = Field(None, description="None = on unless bound to loopback.")
+    engine_autostart: bool = Field(
+        True, description="`folio serve` connects (or starts) the LLM; False = retrieval-only."
+    )
+    auth_user: str | None = Field(None, description="One browser user (with auth_password_hash).")
+    auth_password_hash: SecretStr | None = Field(
+        None, description="scrypt hash from `folio keys hash-password`; never a plain password."
+    )
+    users_file: Path | None = Field(
+        None,
+        description="Lines `name:hash[:coll1,coll2]`; default data_dir/users.txt when it exists.",
+    )
+    session_secret_file: Path | None = Field(
+        None, description="Cookie signing key; default data_dir/session.key (created, mode 600)."
+    )
+    session_hours: float = Field(12.0, gt=0, description="Browser session lifetime.")
+    cookie_secure: bool | None = Field(
+        None, description="Secure cookies; None = when the request arrived over https."
+    )
+    trusted_user_header: str | None = Field(
+        None, description="e.g. X-Forwarded-User, set by an authenticating proxy; off when unset."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Peers whose user header and X-Forwarded-* headers are believed.",
+    )
+    max_upload_files: int = Field(20, ge=1, description="Files per upload request.")
+    max_question_chars: int = Field(4000, ge=10)
+    max_pending_asks: int = Field(8, ge=1, description="LLM answers in flight before 429.")
+    max_queued_jobs: int = Field(100, ge=1, description="Waiting ingest jobs before 429.")
 
     @classmethod
     def settings_customise_sources(
@@ -115,3 +144,8 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def web_db_path(self) -> Path:
+        """API keys, ingest jobs, answers and feedback of the web app."""
+        return self.data_dir / "web.sqlite3"

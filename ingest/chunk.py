@@ -16,6 +16,9 @@ from folio.types import Chunk, Page
 CountTokens = Callable[[list[str]], list[int]]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+# A table-of-contents entry ("6.3.5 Byte-compilation . . . . . 31") points at a page; it never
+# answers a question, yet it matches every term of one, so it is not indexed.
+_TOC_LINE = re.compile(r"(?:\.\s?){4,}\s*[\divxlcIVXLC]+\s*$")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def segments(text: str) -> list[tuple[int, int]]:
     for line in text.split("\n"):
         start = pos
         pos += len(line) + 1
-        if not line.strip():
+        if not line.strip() or _TOC_LINE.search(line):
             continue
         cut = start
         for m in _SENTENCE_END.finditer(line):

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 
 EDGE_DEPTH = 3  # lines looked at on each side of a page
 MIN_PAGES = 4  # fewer pages than this give no evidence of repetition
 MIN_SHARE = 0.5  # share of pages (or of odd / even pages) a running line appears on
+PARITY_SHARE = 0.75  # share of odd or of even pages for a left- or right-page-only line
 NUMBERED_PAGES = 3  # pages a line carrying the page number must repeat on
 
 _CHAR_MAP = {
@@ -31,7 +32,9 @@ _CHAR_MAP = {
 }
 
 # A hyphen ending a line between two lowercase letters is almost always typesetting.
-_HYPHEN_BREAK = re.compile(r"(?<=([^\W\d_]))-[ \t]*\n[ \t]*(?=([^\W\d_]))")
+_HYPHEN_BREAK = re.compile(r"([^\W\d_]+)-[ \t]*\n[ \t]*(?=([^\W\d_]+))")
+# A hyphen inside a line joins a real compound ("Debian-based"); the parts either side of it.
+_INLINE_HYPHEN = re.compile(r"([^\W\d_]+)-(?=([^\W\d_]+))")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _DIGITS = re.compile(r"\d+")
@@ -44,19 +47,34 @@ def fix_characters(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CHAR_MAP)
 
 
-def dehyphenate(text: str) -> str:
+def dehyphenate(text: str, compounds: Set[str] | None = None) -> str:
     """Join words hyphenated at a line end: "configu-\\nration" -> "configuration".
 
     Only lowercase-hyphen-newline-lowercase is joined, so "UPS-\\nBased" and "x-\\n2" keep their
-    line break. A real compound broken at its hyphen ("make-\\nfile") is joined too; telling the
-    two apart needs a dictionary, and a rare "makefile" hurts retrieval less than many "configu-".
+    line break. A real compound broken at its hyphen ("Debian-\\nbased") looks the same; when the
+    document writes it with a hyphen inside a line elsewhere (see `compounds`), the hyphen stays
+    and only the line break goes. `compounds` defaults to those of `text` itself.
     """
+    if compounds is None:
+        compounds = hyphen_compounds(text)
 
     def join(match: re.Match[str]) -> str:
         before, after = match.group(1), match.group(2)
-        return "" if before.islower() and after.islower() else match.group(0)
+        if not (before[-1].islower() and after[0].islower()):
+            return match.group(0)
+        if f"{before}-{after}".lower() in compounds:
+            return f"{before}-"
+        return before
 
     return _HYPHEN_BREAK.sub(join, text)
+
+
+def hyphen_compounds(text: str) -> set[str]:
+    """Hyphenated pairs written inside lines ("debian-based"), lowercased, for `dehyphenate`.
+
+    "end-to-end" gives "end-to" and "to-end": a line can break at either hyphen.
+    """
+    return {f"{m.group(1)}-{m.group(2)}".lower() for m in _INLINE_HYPHEN.finditer(text)}
 
 
 def normalise_whitespace(text: str) -> str:
@@ -75,11 +93,26 @@ def line_key(line: str) -> str:
 
     Digits become "#", and so does a roman numeral at either end of the line ("Manual vii").
     """
-    words = _DIGITS.sub("#", _SPACES.sub(" ", line.strip().lower())).split(" ")
-    for i in {0, len(words) - 1}:
-        if words[i] and _ROMAN.match(words[i]):
-            words[i] = "#"
-    return " ".join(words)
+    return _split_numbers(line)[0]
+
+
+def _split_numbers(line: str) -> tuple[str, tuple[int, ...]]:
+    """(key, the numbers its "#" marks stand for, in order)."""
+    text = _SPACES.sub(" ", line.strip().lower())
+    numbers = [int(n) for n in _DIGITS.findall(text)]
+    words = _DIGITS.sub("#", text).split(" ")
+    if words[0] and _ROMAN.match(words[0]):
+        numbers.insert(0, _roman_value(words[0]))
+        words[0] = "#"
+    if len(words) > 1 and words[-1] and _ROMAN.match(words[-1]):
+        numbers.append(_roman_value(words[-1]))
+        words[-1] = "#"
+    return " ".join(words), tuple(numbers)
+
+
+def _roman_value(word: str) -> int:
+    values = [_ROMAN_VALUES[ch] for ch in word]
+    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
 
 
 def edge_lines(text: str) -> list[str]:
@@ -94,37 +127,47 @@ def running_lines(edges_per_page: Sequence[Iterable[str]]) -> set[str]:
     """Keys (see `line_key`) of the header and footer lines repeated at the edges of pages.
 
     `edges_per_page` has one entry per physical page, in order, empty for pages without text.
+    Lines with the same key count as repeats only where each of their numbers is either the same
+    everywhere ("Manual 5.2") or follows the page index ("Page 7", "Page 8"); templated content
+    ("valve 11" on page 1, "valve 22" on page 2) is not a running line.
+
     Nothing is running in documents with fewer than 4 pages of text. Otherwise a key is running
-    when it is on at least two pages and
+    when its repeats are on at least two pages and
     - on at least half of the pages with text, or
-    - on at least half of the odd or of the even pages (books alternate left and right heads;
-      counted only when that half has 4 pages with text), or
-    - it starts or ends with a number that follows the page index on at least 3 pages: the
-      running heads of one chapter ("Chapter 2: Installing R 16", "... 17") are too few for the
-      other rules but carry the page number.
+    - on at least three quarters (and 3) of the odd or of the even pages: books alternate left
+      and right heads (counted when that half has 4 pages with text), or
+    - on at least 3 pages and carry the page number: the running heads of one chapter
+      ("Chapter 2: Installing R 16") are too few for the other rules.
     """
-    counts: dict[str, list[int]] = {}  # key -> [even-index pages, odd-index pages]
-    numbered: Counter[tuple[str, int]] = Counter()  # (key, printed number - page index)
+    # keyed by the count of numbers too: a literal "#" in the text also reads as "#"
+    occurrences: dict[tuple[str, int], list[tuple[int, tuple[int, ...]]]] = {}
     totals = [0, 0]
     for index, edges in enumerate(edges_per_page):
-        keyed = {line_key(line): line for line in edges}
-        if not keyed:
-            continue
-        totals[index % 2] += 1
-        for key, line in keyed.items():
-            counts.setdefault(key, [0, 0])[index % 2] += 1
-            for number in _edge_numbers(line):
-                numbered[key, number - index] += 1
+        seen = False
+        for line in edges:
+            key, numbers = _split_numbers(line)
+            occurrences.setdefault((key, len(numbers)), []).append((index, numbers))
+            seen = True
+        totals[index % 2] += seen
     pages = totals[0] + totals[1]
     if pages < MIN_PAGES:
         return set()
-    running = {key for (key, _), seen in numbered.items() if seen >= NUMBERED_PAGES}
-    for key, by_parity in counts.items():
-        seen = by_parity[0] + by_parity[1]
-        if seen >= 2 and (
-            seen >= MIN_SHARE * pages
+    running = set()
+    for (key, _), found in occurrences.items():
+        if len(found) < 2:
+            continue
+        repeats, numbered = _consistent(found)
+        by_parity = [0, 0]
+        for index in repeats:
+            by_parity[index % 2] += 1
+        count = len(repeats)
+        if count < 2:
+            continue
+        if (
+            count >= MIN_SHARE * pages
+            or (numbered and count >= NUMBERED_PAGES)
             or any(
-                totals[p] >= MIN_PAGES and by_parity[p] >= max(2, MIN_SHARE * totals[p])
+                totals[p] >= MIN_PAGES and by_parity[p] >= max(3, PARITY_SHARE * totals[p])
                 for p in (0, 1)
             )
         ):
@@ -132,35 +175,41 @@ def running_lines(edges_per_page: Sequence[Iterable[str]]) -> set[str]:
     return running
 
 
-def _edge_numbers(line: str) -> set[int]:
-    """The numbers (arabic or roman) a line starts or ends with: where page numbers sit."""
-    words = line.strip().lower().split()
-    numbers = set()
-    for word in {words[0], words[-1]} if words else ():
-        if word.isdigit() and len(word) <= 5:
-            numbers.add(int(word))
-        elif _ROMAN.match(word) and word:
-            numbers.add(_roman_value(word))
-    return numbers
+def _consistent(found: list[tuple[int, tuple[int, ...]]]) -> tuple[set[int], bool]:
+    """Pages where the numbers of one key are constant or follow the page; and if any follows.
+
+    Each number position keeps the occurrences agreeing with its most common pattern, either a
+    fixed value or a fixed offset from the page index (ties go to the fixed value).
+    """
+    numbered = False
+    for position in range(len(found[0][1])):
+        fixed = Counter(numbers[position] for _, numbers in found).most_common(1)[0]
+        offset = Counter(numbers[position] - i for i, numbers in found).most_common(1)[0]
+        if offset[1] > fixed[1]:
+            numbered = True
+            found = [(i, nums) for i, nums in found if nums[position] - i == offset[0]]
+        else:
+            found = [(i, nums) for i, nums in found if nums[position] == fixed[0]]
+    return {index for index, _ in found}, numbered
 
 
-def _roman_value(word: str) -> int:
-    values = [_ROMAN_VALUES[ch] for ch in word]
-    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+def clean_page(text: str, running: Set[str], compounds: Set[str] | None = None) -> str:
+    """Clean one page: drop running lines found at its edges, join hyphenation, tidy whitespace.
 
-
-def clean_page(text: str, running: set[str]) -> str:
-    """Clean one page: drop running lines found at its edges, join hyphenation, tidy whitespace."""
+    `running` comes from `running_lines`; `compounds` (see `dehyphenate`) from `hyphen_compounds`
+    over the whole document, or None to use this page's own.
+    """
     lines = fix_characters(text).split("\n")
     if running:
         filled = [i for i, line in enumerate(lines) if line.strip()]
         edges = filled[:EDGE_DEPTH] + filled[-EDGE_DEPTH:]
         drop = {i for i in edges if line_key(lines[i]) in running}
         lines = [line for i, line in enumerate(lines) if i not in drop]
-    return normalise_whitespace(dehyphenate("\n".join(lines)))
+    return normalise_whitespace(dehyphenate("\n".join(lines), compounds))
 
 
 def strip_running_lines(pages: Sequence[str]) -> list[str]:
     """Clean a whole document held in memory (small inputs, tests); see the module docstring."""
     running = running_lines([edge_lines(page) for page in pages])
-    return [clean_page(page, running) for page in pages]
+    compounds = set().union(*(hyphen_compounds(fix_characters(page)) for page in pages))
+    return [clean_page(page, running, compounds) for page in pages]

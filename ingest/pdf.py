@@ -7,7 +7,9 @@ outline that gives every page its section path, and encryption with an empty use
 
 Pages are produced one at a time so that a 2,400-page manual is never held in memory whole:
 `iter_pdf_pages` makes one pass over the raw text, `iter_clean_pdf_pages` makes two (the first
-keeps only each page's edge lines to find running headers and footers, the second cleans).
+keeps only each page's edge lines, to find running headers and footers, and the hyphenated
+compounds the document writes inside lines, to keep their hyphen at line ends; the second
+cleans).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from pypdf import PdfReader
 
 from folio.types import Page, ParsedDocument
@@ -28,13 +31,14 @@ from ingest.errors import IngestError
 SCANNED_SHARE = 0.9  # this share of pages without text means the PDF needs OCR
 _TITLE_PAGES = 5  # pages searched for a first line when the metadata has no title
 
-# PDFium document-loading error codes (fpdfview.h: FPDF_ERR_*).
+# PDFium document-loading errors (FPDF_GetLastError) as reasons.
 _LOAD_ERRORS = {
-    1: "cannot open the file",
-    2: "not a valid PDF (data format error)",
-    3: "encrypted PDF: a password is required",
-    4: "encrypted PDF: unsupported security handler",
-    5: "page not found or content error",
+    pdfium_c.FPDF_ERR_UNKNOWN: "PDFium could not load it (unknown error)",
+    pdfium_c.FPDF_ERR_FILE: "cannot open the file",
+    pdfium_c.FPDF_ERR_FORMAT: "not a valid PDF (data format error)",
+    pdfium_c.FPDF_ERR_PASSWORD: "encrypted PDF: a password is required",
+    pdfium_c.FPDF_ERR_SECURITY: "encrypted PDF: unsupported security handler",
+    pdfium_c.FPDF_ERR_PAGE: "page not found or content error",
 }
 _JUNK_TITLE = re.compile(r"^(untitled|microsoft word - .*|document\d*|\s*)$", re.I)
 
@@ -80,11 +84,13 @@ def iter_clean_pdf_pages(path: Path, *, max_pages: int) -> tuple[PdfInfo, Iterat
     try:
         edges: list[list[str]] = []
         only_edges: list[bool] = []
+        compounds: set[str] = set()
         for index in range(info.page_count):
-            text = _page_text(doc, index, info.warnings)
+            text = clean.fix_characters(_page_text(doc, index, info.warnings))
             page_edges = clean.edge_lines(text)
             edges.append(page_edges)
             only_edges.append(not _has_middle(text))
+            compounds |= clean.hyphen_compounds(text)
         running = clean.running_lines(edges)
         info.empty_pages = sum(
             1
@@ -96,7 +102,7 @@ def iter_clean_pdf_pages(path: Path, *, max_pages: int) -> tuple[PdfInfo, Iterat
         raise
     del edges, only_edges
     _check_text_layer(info, doc)
-    return info, _clean_pages(doc, info, structure, running)
+    return info, _clean_pages(doc, info, structure, running, compounds)
 
 
 def parse_pdf(path: Path, *, max_pages: int) -> ParsedDocument:
@@ -122,11 +128,15 @@ def _raw_pages(doc: pdfium.PdfDocument, info: PdfInfo, structure: _Structure) ->
 
 
 def _clean_pages(
-    doc: pdfium.PdfDocument, info: PdfInfo, structure: _Structure, running: set[str]
+    doc: pdfium.PdfDocument,
+    info: PdfInfo,
+    structure: _Structure,
+    running: set[str],
+    compounds: set[str],
 ) -> Iterator[Page]:
     try:
         for index in range(info.page_count):
-            text = clean.clean_page(_page_text(doc, index, []), running)
+            text = clean.clean_page(_page_text(doc, index, []), running, compounds)
             if text:
                 yield _page(index, text, structure)
     finally:
@@ -169,8 +179,8 @@ def _open(path: Path, max_pages: int) -> tuple[pdfium.PdfDocument, PdfInfo, _Str
     try:
         doc = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
-        reason = _LOAD_ERRORS.get(exc.err_code or 0, str(exc))
-        if exc.err_code == 3:
+        reason = _LOAD_ERRORS.get(exc.err_code, str(exc))
+        if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
             raise IngestError(reason) from exc
         raise IngestError(f"corrupt PDF: {reason}") from exc
     try:

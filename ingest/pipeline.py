@@ -31,6 +31,10 @@ from ingest.errors import IngestError
 
 log = logging.getLogger("folio.ingest")
 
+# Walking a folder picks these; a file named explicitly is judged by its content alone.
+DOCUMENT_SUFFIXES = frozenset(
+    {".pdf", ".docx", ".md", ".markdown", ".txt", ".text", ".html", ".htm", ".rst"}
+)
 EMBED_WINDOW = 128  # chunks embedded and written per step: bounds memory, keeps batches sorted
 
 
@@ -85,7 +89,7 @@ def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
             for dirpath, dirnames, filenames in os.walk(resolved, followlinks=False):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
-                    if name.startswith("."):
+                    if name.startswith(".") or Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
                         continue
                     p = Path(dirpath) / name
                     if p in seen:

@@ -19,6 +19,7 @@ KINDS = ("pdf", "docx", "html", "markdown", "text")
 _HEAD_BYTES = 64 * 1024
 _MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
 _HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+_BINARY_SUFFIXES = {".pdf", ".docx"}  # names that promise a binary format
 
 # Prefix -> what the file looks like, for formats we refuse. Checked before the text test so the
 # reason names the real format.
@@ -71,9 +72,12 @@ def sniff(path: Path) -> str:
         raise IngestError(_refusal(path, "an image (WebP)"))
     if not looks_like_text(head):
         raise IngestError(_refusal(path, "binary data"))
+    suffix = path.suffix.lower()
+    if suffix in _BINARY_SUFFIXES:  # typically an HTML error page saved by a failed download
+        what = "an HTML page" if _ANY_TAG.search(head) else "plain text"
+        raise IngestError(f"not a real {suffix} file (looks like {what}; a failed download?)")
     if _HTML_START.match(head[:4096]):
         return "html"
-    suffix = path.suffix.lower()
     if suffix in _HTML_SUFFIXES and _ANY_TAG.search(head):
         return "html"
     if suffix in _MARKDOWN_SUFFIXES:

@@ -4,7 +4,10 @@ Saying "the manuals do not cover this" before calling the LLM saves a CPU engine
 stops a model from stitching an answer out of unrelated passages. The signal is the best cosine
 similarity of a dense hit (the MiniLM score is comparable across queries, BM25's is not);
 the threshold `min_relevance` is calibrated by `folio eval` on questions with known answers
-and known non-answers.
+and known non-answers. Near-miss questions (the right manual, a detail it never states) score as
+high as answerable ones, so a second signal catches those that name something no manual
+mentions (see `retrieval.search.unknown_terms`). What neither catches is left to the LLM, whose
+contract tells it to refuse.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ class Verdict:
 
 
 def answerable(hits: Hits, settings: Settings) -> Verdict:
-    signals = {"dense_best": round(hits.dense_best, 4), "bm25_best": round(hits.bm25_best, 4)}
-    if not hits.passages:
+    signals = {
+        "dense_best": round(hits.dense_best, 4),
+        "bm25_best": round(hits.bm25_best, 4),
+        "unknown_terms": len(hits.unknown_terms),
+    }
+    if not hits.passages or hits.unknown_terms:
         return Verdict(False, signals)
     return Verdict(hits.dense_best >= settings.min_relevance, signals)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from folio.embedding import Embedder
-from folio.index import DocRecord, Index
+from folio.index import DocRecord, Index, query_terms
 from folio.settings import Settings
 from folio.types import Chunk, Passage
 from retrieval.fusion import near_duplicates, rrf
@@ -24,6 +24,7 @@ class Hits:
     dense_best: float = 0.0
     bm25_best: float = 0.0
     cosine: dict[str, float] = field(default_factory=dict)  # chunk id -> cosine
+    unknown_terms: list[str] = field(default_factory=list)  # distinctive, absent from the index
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -62,6 +63,7 @@ def search(
     passages = [p for i, p in enumerate(passages) if i not in dup][:k]
     if expand:
         passages = [_expand(index, p) for p in passages]
+    unknown = unknown_terms(index, embedder, query) if passages else []
     t_end = time.perf_counter()
     return Hits(
         query=query,
@@ -69,6 +71,7 @@ def search(
         dense_best=max(cosine.values(), default=0.0),
         bm25_best=lexical[0][1] if lexical else 0.0,
         cosine=cosine,
+        unknown_terms=unknown,
         timings={
             "embed_ms": (t_embed - t0) * 1000,
             "dense_ms": (t_dense - t_embed) * 1000,
@@ -77,6 +80,21 @@ def search(
             "total_ms": (t_end - t0) * 1000,
         },
     )
+
+
+def unknown_terms(index: Index, embedder: Embedder, query: str) -> list[str]:
+    """Distinctive words of the question that no manual contains.
+
+    A word the embedding model does not know whole (a product, protocol or file format name:
+    "kerberos", "xlsx") that appears in no chunk at all is strong evidence that the manuals do not
+    cover the question, whatever the nearest passages look like. Compounds ("tls-secured") and
+    common words are left out: a paraphrase may use words the manual does not.
+    """
+    candidates = [
+        t for t in query_terms(query)
+        if len(t) >= 3 and t.isalpha() and not embedder.in_vocabulary(t)
+    ]  # fmt: skip
+    return index.absent_terms(candidates) if candidates else []
 
 
 def _collapse(

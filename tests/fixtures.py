@@ -68,9 +68,7 @@ def make_pdf(
     parents: dict[int, object] = {}
     for text, page_index, level in outline or ():
         parent = parents.get(level - 1) if level > 1 else None
-        parents[level] = writer.add_outline_item(
-            title=text, page_number=page_index, parent=parent
-        )
+        parents[level] = writer.add_outline_item(title=text, page_number=page_index, parent=parent)
     if password is not None:
         writer.encrypt(user_password=password, owner_password="owner-secret", algorithm="AES-128")
     with open(path, "wb") as fh:
@@ -108,9 +106,11 @@ def make_docx(path: Path, blocks: Sequence[tuple], *, title: str | None = None) 
     """Write a DOCX from blocks, in order:
 
     ("title", text) | ("heading", level, text) | ("para", text) | ("table", [[cell, ...], ...])
-    | ("page_break",)
+    | ("page_break",) | ("rendered_page", text): a paragraph that Word's last layout put at the
+    top of a new page (a `w:lastRenderedPageBreak` before its text, as Word saves it).
     """
     from docx import Document
+    from docx.oxml import OxmlElement
 
     doc = Document()
     if title is not None:
@@ -131,6 +131,10 @@ def make_docx(path: Path, blocks: Sequence[tuple], *, title: str | None = None) 
                     table.cell(r, c).text = value
         elif kind == "page_break":
             doc.add_page_break()
+        elif kind == "rendered_page":
+            paragraph = doc.add_paragraph()
+            paragraph.add_run()._r.append(OxmlElement("w:lastRenderedPageBreak"))
+            paragraph.add_run(block[1])
         else:
             raise ValueError(f"unknown block kind {kind!r}")
     doc.save(str(path))
@@ -140,7 +144,8 @@ def make_docx(path: Path, blocks: Sequence[tuple], *, title: str | None = None) 
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
     'officedocument.wordprocessingml.document.main+xml"/></Types>'

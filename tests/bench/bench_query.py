@@ -1,0 +1,135 @@
+"""Retrieval latency benchmark (a benchmark, not a test).
+
+    python tests/bench/bench_query.py [--data-dir DIR] [--scale 100000] [--repeat 3]
+
+Measures query embedding + dense + BM25 + fusion + expansion for every question of the dev set
+against an index of the dev corpus (built into a temporary directory unless --data-dir points at
+one), then adds synthetic filler chunks (random unit vectors, text drawn from the corpus'
+vocabulary) until the index holds --scale chunks, and measures again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from folio.index import DocRecord, doc_id_for  # noqa: E402
+from folio.settings import Settings  # noqa: E402
+from folio.types import Chunk  # noqa: E402
+from folio.wiring import open_index  # noqa: E402
+from ingest.pipeline import ingest_paths  # noqa: E402
+from retrieval.search import search  # noqa: E402
+
+QUESTIONS = ROOT.parent / "shared" / "eval" / "dev" / "questions.jsonl"
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    pos = (len(values) - 1) * q
+    lo, hi = int(pos), min(int(pos) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def measure(index, embedder, settings, questions: list[str], repeat: int) -> dict:
+    search(index, embedder, settings, "warm up the model and caches")
+    totals, parts = [], {"embed_ms": [], "dense_ms": [], "bm25_ms": [], "fuse_ms": []}
+    for _ in range(repeat):
+        for q in questions:
+            t = time.perf_counter()
+            hits = search(index, embedder, settings, q)
+            totals.append((time.perf_counter() - t) * 1000)
+            for k in parts:
+                parts[k].append(hits.timings[k])
+    out = {"n": len(totals), "p50": pct(totals, 0.5), "p95": pct(totals, 0.95)}
+    out.update({k: statistics.median(v) for k, v in parts.items()})
+    return out
+
+
+def add_filler(index, embedder, target: int) -> int:
+    rows = index.db.execute("SELECT text FROM chunks LIMIT 2000").fetchall()
+    vocab = [w for (t,) in rows for w in t.split() if w.isalpha()]
+    have = index.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    need = target - have
+    rng = random.Random(7)
+    nrng = np.random.default_rng(7)
+    per_doc = 5000
+    made = 0
+    while made < need:
+        n = min(per_doc, need - made)
+        sha = f"{made:064d}"
+        doc = DocRecord(
+            id=doc_id_for("filler", sha), collection="filler", name=f"filler-{made}.pdf",
+            sha256=sha, status="pending", title="Filler",
+        )  # fmt: skip
+        index.begin(doc)
+        for start in range(0, n, 1000):
+            chunks = []
+            for i in range(start, min(start + 1000, n)):
+                text = " ".join(rng.choices(vocab, k=150))
+                chunks.append(
+                    Chunk(f"{doc.id}-{i:06d}", doc.id, i, text, i // 3 + 1, i // 3 + 1, None,
+                          None, "", 0, len(text), 200)
+                )  # fmt: skip
+            vecs = nrng.standard_normal((len(chunks), embedder.dim)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            index.add_chunks(doc, chunks, vecs)
+        index.finish(doc, pages=n // 3, empty_pages=0, chunks=n)
+        made += n
+        print(f"  filler {have + made} chunks", flush=True)
+    return have + made
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir")
+    ap.add_argument("--corpus", default=str(ROOT / ".corpus" / "dev"))
+    ap.add_argument("--scale", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    with open(QUESTIONS, encoding="utf-8") as f:
+        questions = [json.loads(line)["question"] for line in f]
+    tmp = Path(tempfile.mkdtemp(prefix="folio-qbench-"))
+    try:
+        if args.data_dir:
+            data = tmp / "index"
+            shutil.copytree(args.data_dir, data)
+        else:
+            data = tmp / "index"
+        settings = Settings(data_dir=data)
+        index, embedder = open_index(settings)
+        if not args.data_dir:
+            print("indexing the dev corpus …", flush=True)
+            ingest_paths([Path(args.corpus)], settings, index=index, embedder=embedder)
+        n = index.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        r = measure(index, embedder, settings, questions, args.repeat)
+        print(f"dev index, {n} chunks: {report(r)}")
+        if args.scale > n:
+            total = add_filler(index, embedder, args.scale)
+            r = measure(index, embedder, settings, questions, args.repeat)
+            print(f"scaled index, {total} chunks: {report(r)}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(r: dict) -> str:
+    return (
+        f"{r['n']} queries  p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms   (median parts: "
+        f"embed {r['embed_ms']:.1f}, dense {r['dense_ms']:.1f}, bm25 {r['bm25_ms']:.1f}, "
+        f"fuse+expand {r['fuse_ms']:.1f} ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

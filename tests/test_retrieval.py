@@ -1,0 +1,82 @@
+"""Hybrid retrieval on a real index built from generated manuals."""
+
+from __future__ import annotations
+
+import pytest
+
+from folio.settings import Settings
+from folio.wiring import open_index
+from ingest.pipeline import ingest_paths
+from retrieval.answerable import answerable
+from retrieval.search import search
+from tests.fixtures import make_docx, make_pdf
+
+PUMP = [
+    "Orion P-7 pump manual. Front matter.",
+    "Installation. Bolt the pump to a level concrete plinth using four M12 anchors.",
+    "Priming. Open the vent screw VS-2 and fill the casing with water until it overflows. "
+    "Close the vent screw before starting the motor.",
+    "Error codes. E17 means the thermal cut-out tripped: let the motor cool for 20 minutes.",
+    "Maintenance. Replace the shaft seal every 4000 operating hours. Grease bearings monthly.",
+]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("retrieval")
+    make_pdf(tmp / "pump.pdf", PUMP, title="Orion P-7 Pump Manual", labels=[(0, "/r"), (1, "/D")])
+    make_docx(
+        tmp / "hr.docx",
+        [("heading", 1, "Leave"), ("para", "Annual leave requests go to the line manager.")],
+        title="HR Handbook",
+    )
+    settings = Settings(data_dir=tmp / "index")
+    index, embedder = open_index(settings)
+    ingest_paths([tmp / "pump.pdf"], settings, index=index, embedder=embedder, collection="eng")
+    ingest_paths([tmp / "hr.docx"], settings, index=index, embedder=embedder, collection="hr")
+    return settings, index, embedder
+
+
+def test_exact_code_found_by_lexical_side(env):
+    settings, index, embedder = env
+    hits = search(index, embedder, settings, "What does E17 mean?", k=3)
+    top = hits.passages[0]
+    assert (top.doc_name, top.page, top.page_label) == ("pump.pdf", 4, "3")
+
+
+def test_paraphrase_found_by_dense_side(env):
+    settings, index, embedder = env
+    hits = search(index, embedder, settings, "how often must the seal on the shaft be swapped")
+    assert hits.passages[0].page == 5
+
+
+def test_collection_filter(env):
+    settings, index, embedder = env
+    hits = search(index, embedder, settings, "leave requests", collections=["eng"])
+    assert all(p.collection == "eng" for p in hits.passages)
+    hits = search(index, embedder, settings, "leave requests", collections=["hr"])
+    assert hits.passages and hits.passages[0].doc_name == "hr.docx"
+    assert hits.passages[0].page is None and hits.passages[0].chunk.section == "Leave"
+
+
+def test_document_filter(env):
+    settings, index, embedder = env
+    pump_id = next(d.id for d in index.documents() if d.name == "pump.pdf")
+    hits = search(index, embedder, settings, "manager", doc_ids=[pump_id])
+    assert {p.doc_name for p in hits.passages} <= {"pump.pdf"}
+
+
+def test_one_passage_per_page(env):
+    settings, index, embedder = env
+    hits = search(index, embedder, settings, "pump", k=10)
+    keys = [(p.doc_name, p.page) for p in hits.passages]
+    assert len(keys) == len(set(keys))
+
+
+def test_unrelated_question_is_not_answerable(env):
+    settings, index, embedder = env
+    yes = search(index, embedder, settings, "How do I prime the pump?")
+    no = search(index, embedder, settings, "What is the capital of Australia?")
+    assert answerable(yes, settings).answerable
+    assert not answerable(no, settings).answerable
+    assert yes.dense_best > no.dense_best

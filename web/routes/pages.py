@@ -1,0 +1,265 @@
+"""The HTML pages (Ask, Manuals, Login) and the htmx fragments that keep them live."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import jinja2
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from web.errors import ApiError
+from web.routes.deps import (
+    client_address,
+    get_rt,
+    is_https,
+    page_principal,
+    page_writer,
+)
+from web.runtime import Runtime
+from web.services.auth import SESSION_COOKIE, Principal, check_login
+from web.services.manuals import reindex
+from web.services.text import highlight, query_terms
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,  # every template, whatever its name: manual text is untrusted
+        undefined=jinja2.StrictUndefined,
+    )
+)
+PAGE = Depends(page_principal)
+PAGE_WRITER = Depends(page_writer)
+RT = Depends(get_rt)
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 1000:.1f} s" if value >= 10000 else f"{value:.0f} ms"
+
+
+templates.env.filters["ms"] = _ms
+templates.env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t or 0))
+
+
+def status_context(rt: Runtime, principal: Principal) -> dict[str, Any]:
+    stats = rt.stats()
+    return {
+        "engine": rt.engine.status,
+        "docs": stats["docs"],
+        "chunks": stats["chunks"],
+        "last": rt.last_answer.get(principal.name),
+        "queued": rt.jobs.queued_count(),
+    }
+
+
+def render(
+    request: Request,
+    name: str,
+    rt: Runtime,
+    principal: Principal | None,
+    status_code: int = 200,
+    **ctx: Any,
+) -> HTMLResponse:
+    base = {
+        "auth": rt.auth,
+        "principal": principal,
+        "csrf": principal.csrf if principal and principal.csrf else "",
+        "status": status_context(rt, principal) if principal else None,
+        "page": name.split("/")[-1].removesuffix(".html"),
+    }
+    return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code)
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    rt = get_rt(request)
+    return render(request, "error.html", rt, None, status, code=status, message=message)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def ask_page(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
+    return render(
+        request, "ask.html", rt, principal,
+        collections=rt.library.collections(principal),
+        max_chars=rt.settings.max_question_chars,
+    )  # fmt: skip
+
+
+@router.get("/manuals", response_class=HTMLResponse)
+async def manuals_page(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
+    return render(
+        request, "manuals.html", rt, principal,
+        **_library_context(rt, principal),
+        collections=rt.library.collections(principal),
+        default_collection=rt.settings.default_collection,
+        max_file_mb=rt.settings.max_file_mb,
+    )  # fmt: skip
+
+
+def _library_context(rt: Runtime, principal: Principal) -> dict[str, Any]:
+    jobs = rt.jobs.recent(principal.collections)
+    return {
+        "documents": rt.library.documents(principal),
+        "jobs": jobs,
+        "active": any(j.active for j in jobs),
+        "seen": rt.jobs.finished_count(),
+        "read_only": principal.read_only,
+    }
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: `next` must never send a user to another site after login."""
+    target = unquote(target or "/")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/", rt: Runtime = RT):  # noqa: A002
+    if not rt.auth:
+        return RedirectResponse("/", 303)
+    return render(
+        request, "login.html", rt, None, next=_safe_next(next), error=None,
+        no_users=not rt.users.all(),
+    )  # fmt: skip
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    username: str = Form("", max_length=200),
+    password: str = Form("", max_length=1000),
+    next: str = Form("/", max_length=2000),  # noqa: A002
+    rt: Runtime = RT,
+):
+    if not rt.auth:
+        return RedirectResponse("/", 303)
+    client = client_address(request, rt)
+    wait = rt.throttle.retry_after(client)
+    if wait:
+        raise ApiError(
+            429,
+            f"too many failed logins; wait {wait:.0f} seconds and try again",
+            headers={"Retry-After": str(int(wait))},
+        )
+    user = await asyncio.to_thread(check_login, rt.users, username.strip(), password)
+    if user is None:
+        rt.throttle.failed(client)
+        return render(
+            request, "login.html", rt, None, 401, next=_safe_next(next),
+            error="Wrong user name or password.", no_users=not rt.users.all(),
+        )  # fmt: skip
+    rt.throttle.succeeded(client)
+    value, _ = rt.sessions.issue(user.name)
+    response = RedirectResponse(_safe_next(next), 303)
+    response.set_cookie(
+        SESSION_COOKIE, value, max_age=int(rt.sessions.lifetime_s), httponly=True,
+        samesite="lax", secure=is_https(request, rt), path="/",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout")
+async def logout(principal: Principal = PAGE, rt: Runtime = RT):
+    response = RedirectResponse("/login" if rt.auth else "/", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- fragments -----------------------------------------------------------------------------------
+
+
+@router.get("/ui/status", response_class=HTMLResponse)
+async def status_fragment(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
+    return render(request, "partials/status.html", rt, principal)
+
+
+@router.get("/ui/jobs", response_class=HTMLResponse)
+async def jobs_fragment(
+    request: Request, seen: int = -1, principal: Principal = PAGE, rt: Runtime = RT
+):
+    ctx = _library_context(rt, principal)
+    response = render(request, "partials/jobs.html", rt, principal, **ctx)
+    if seen >= 0 and ctx["seen"] != seen:
+        response.headers["HX-Trigger"] = "folio:docs"  # a job finished: refresh the list
+    return response
+
+
+@router.get("/ui/documents", response_class=HTMLResponse)
+async def documents_fragment(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
+    return render(request, "partials/documents.html", rt, principal, **_library_context(rt, principal))
+
+
+@router.post("/ui/documents/{doc_id}/delete", response_class=HTMLResponse)
+async def delete_fragment(
+    doc_id: str, request: Request, principal: Principal = PAGE_WRITER, rt: Runtime = RT
+):
+    doc = rt.library.document(doc_id, principal)
+    if doc is None:
+        raise ApiError(404, "that manual is gone already; reload the page")
+    await asyncio.to_thread(rt.library.delete, doc)
+    response = render(
+        request, "partials/documents.html", rt, principal, **_library_context(rt, principal),
+        flash=f"Deleted {doc.title or doc.name}.",
+    )  # fmt: skip
+    response.headers["HX-Trigger"] = "folio:answered"  # refresh the status line's counts
+    return response
+
+
+@router.post("/ui/documents/{doc_id}/reindex")
+async def reindex_fragment(doc_id: str, principal: Principal = PAGE_WRITER, rt: Runtime = RT):
+    doc = rt.library.document(doc_id, principal)
+    if doc is None:
+        raise ApiError(404, "that manual is gone; reload the page")
+    reindex(rt, principal, doc)
+    return Response(status_code=204, headers={"HX-Trigger": "folio:jobs"})
+
+
+@router.post("/ui/jobs/{job_id}/retry")
+async def retry_fragment(job_id: str, principal: Principal = PAGE_WRITER, rt: Runtime = RT):
+    job = rt.jobs.get(job_id)
+    if job is None or not principal.may_see(job.collection) or not job.retryable:
+        raise ApiError(409, "this job cannot be retried; upload the file again")
+    rt.jobs.retry(job)
+    return Response(status_code=204, headers={"HX-Trigger": "folio:jobs"})
+
+
+@router.post("/ui/jobs/dismiss")
+async def dismiss_fragment(principal: Principal = PAGE, rt: Runtime = RT):
+    rt.jobs.dismiss_finished(principal.collections)
+    return Response(status_code=204, headers={"HX-Trigger": "folio:jobs"})
+
+
+@router.get("/ui/passage/{chunk_id}", response_class=HTMLResponse)
+async def passage_fragment(
+    chunk_id: str,
+    request: Request,
+    q: str = Query("", max_length=4000),
+    n: int | None = None,
+    principal: Principal = PAGE,
+    rt: Runtime = RT,
+):
+    view = await asyncio.to_thread(rt.library.passage, chunk_id, principal)
+    if view is None:
+        raise ApiError(404, "this passage is no longer in the index (the manual was removed)")
+    page = view.chunk.page_start
+    return render(
+        request, "partials/passage.html", rt, principal,
+        view=view, n=n, body=highlight(view.text, query_terms(q)),
+        url=f"/files/{view.doc.id}" + (f"#page={page}" if page and view.doc.kind == "pdf" else ""),
+    )  # fmt: skip

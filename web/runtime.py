@@ -1,0 +1,118 @@
+"""The long-lived objects of one running app, built from the one `Settings` object.
+
+Routers reach them through `request.app.state.rt`; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from folio.embedding import Embedder
+from folio.index import Index
+from folio.settings import Settings
+from web.metrics import Metrics
+from web.services.auth import LoginThrottle, SessionSigner, Users, auth_enabled
+from web.services.engine import EngineService
+from web.services.jobs import JobService
+from web.services.keys import KeyVerifier
+from web.services.library import IndexPool, Library
+from web.services.store import Store
+
+log = logging.getLogger("folio.web")
+
+QUERY_THREADS = 4  # searches in flight; more would only queue on two cores
+
+
+def server_settings(settings: Settings) -> Settings:
+    """One torch thread for ingest and one for queries: the worker's embedder and the query
+    embedder then share two cores instead of fighting over them."""
+    return settings.model_copy(update={"embed_threads": 1, "query_threads": 1})
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    embedder: Embedder
+    pool: IndexPool
+    library: Library
+    jobs: JobService
+    engine: EngineService
+    keys: KeyVerifier
+    users: Users
+    sessions: SessionSigner
+    auth: bool
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    last_answer: dict[str, dict] = field(default_factory=dict)  # per principal name
+    pending_asks: int = 0
+    executor: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        settings = server_settings(settings)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        embedder = Embedder(settings.embedding_model, device=settings.embedding_device)
+        pool = IndexPool(lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim))
+        pool.get()  # refuse a mismatched index now, not at the first question
+        store = Store(settings.web_db_path)
+        metrics = Metrics()
+        rt = cls(
+            settings=settings,
+            store=store,
+            metrics=metrics,
+            embedder=embedder,
+            pool=pool,
+            library=Library(settings, pool),
+            jobs=JobService(settings, store, metrics),
+            engine=EngineService(settings),
+            keys=KeyVerifier(store),
+            users=Users(settings),
+            sessions=SessionSigner(settings),
+            auth=auth_enabled(settings),
+        )
+        metrics.gauge("folio_documents", "Searchable documents", lambda: rt.stats()["docs"])
+        metrics.gauge("folio_chunks", "Searchable chunks", lambda: rt.stats()["chunks"])
+        metrics.gauge("folio_engine_up", "1 when the LLM answers", lambda: rt.engine_up())
+        metrics.gauge("folio_jobs_queued", "Ingest jobs waiting", lambda: rt.jobs.queued_count())
+        return rt
+
+    def stats(self) -> dict:
+        return self.library.stats()
+
+    def engine_up(self) -> float:
+        return 1.0 if self.engine.status.reachable else 0.0
+
+    async def start(self) -> None:
+        """Warm what the first question needs, start the worker and the engine connection."""
+        loop = asyncio.get_running_loop()
+        self.executor = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="folio-query")
+        loop.set_default_executor(self.executor)  # Answerer's asyncio.to_thread lands here
+        self.jobs.start()
+        await self.engine.start()
+        if self.auth and not self.users.all():
+            log.warning(
+                "auth is on but no users are configured: the browser cannot log in. "
+                "Create a password hash with `folio keys hash-password` and set "
+                "FOLIO_AUTH_USER and FOLIO_AUTH_PASSWORD_HASH (or a users file)."
+            )
+        loop.run_in_executor(None, self.warm)
+
+    def warm(self) -> None:
+        """Load the query model and open Chroma before the first user pays for it."""
+        try:
+            self.embedder.embed_query("warm up", threads=1)
+            _ = self.pool.get().collection
+        except Exception:  # noqa: BLE001 - warming is best effort
+            log.exception("warm-up failed")
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+        await asyncio.to_thread(self.jobs.stop)
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
+        self.store.close()

@@ -1,0 +1,185 @@
+"""The HTTP contract: request and response models, shown on /docs (OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="Machine-readable kind, e.g. too_large, engine_unavailable.")
+    message: str = Field(description="What went wrong and what to do about it.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class ChatMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="1 to 4000 characters (FOLIO_MAX_QUESTION_CHARS).")
+    collections: list[str] | None = Field(None, description="Only these collections.")
+    doc_ids: list[str] | None = Field(None, description="Only these documents.")
+    history: list[ChatMessage] = Field(
+        default_factory=list, max_length=40, description="Earlier turns, oldest first."
+    )
+    retrieval_only: bool = Field(False, description="Skip the LLM: passages only, never 503.")
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(description="1 to 4000 characters.")
+    k: int | None = Field(None, ge=1, le=50, description="Number of passages (default top_k).")
+    collections: list[str] | None = None
+    doc_ids: list[str] | None = None
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+
+class PassageOut(BaseModel):
+    n: int = Field(description="1-based rank; [n] markers in an answer point here.")
+    doc: str = Field(description="File name.")
+    doc_id: str
+    title: str
+    collection: str
+    page: int | None = Field(description="Physical page (PDF) or the page recorded in the file.")
+    page_label: str | None = Field(description="The page number printed on the page, if any.")
+    locator: str = Field(description="Human citation, e.g. 'p. 7 (PDF page 12)'.")
+    section: str
+    score: float
+    chunk_id: str
+    text: str
+    url: str = Field(description="Opens the original file at this page.")
+
+
+class CitationOut(BaseModel):
+    n: int
+    doc: str
+    doc_id: str
+    title: str
+    page: int | None
+    label: str | None
+    locator: str
+    passage: str
+    chunk_id: str
+    url: str
+    supported: bool = Field(description="The cited passage supports the sentence.")
+    added_by_folio: bool = Field(description="Folio added this citation the model left out.")
+
+
+class AskResponse(BaseModel):
+    id: str = Field(description="Answer id, for POST /api/v1/feedback.")
+    question: str
+    answer: str
+    citations: list[CitationOut]
+    refused: bool = Field(description="The manuals do not cover the question.")
+    mode: str = Field(description="llm | retrieval-only | no-evidence")
+    notice: str | None = Field(None, description="Why the answer is limited, in words.")
+    reasoning: str = ""
+    search_query: str = ""
+    unsupported: list[str] = Field(default_factory=list)
+    timings: dict[str, float]
+    usage: dict[str, int] | None = None
+    passages: list[PassageOut]
+
+
+class EngineDownBody(BaseModel):
+    """503 from /api/v1/ask: no answer, but the passages that were found."""
+
+    error: ErrorDetail
+    id: str
+    question: str
+    mode: str
+    passages: list[PassageOut]
+    timings: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[PassageOut]
+    timings: dict[str, float]
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    file: str
+    collection: str
+    kind: str
+    pages: int | None
+    chunks: int
+    size: int
+    status: str = Field(description="ready | pending | failed")
+    error: str | None
+    created_at: float
+    updated_at: float
+    url: str | None = Field(description="The original file, when stored.")
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    collection: str
+    name: str
+    status: str = Field(description="queued | running | done | failed | interrupted")
+    phase: str
+    pages_done: int
+    pages_total: int | None
+    chunks_done: int
+    doc_id: str | None
+    title: str | None
+    error: str | None
+    detail: str | None
+    description: str = Field(description="The state in words.")
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    url: str
+
+
+class UploadResponse(BaseModel):
+    job_id: str = Field(description="The first (often only) job.")
+    jobs: list[JobOut]
+
+
+class FeedbackRequest(BaseModel):
+    answer_id: str = Field(max_length=64)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, or degraded when answers are retrieval-only.")
+    index_ready: bool
+    documents: int
+    chunks: int
+    engine: bool = Field(description="The LLM answers right now.")
+    engine_state: str = Field(description="off | starting | up | down")
+    model: str | None
+    engine_note: str
+    jobs_queued: int
+    auth: bool
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI chat request; sampling options are accepted and ignored (Folio's are fixed
+    by the server's settings)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = "folio"
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    stream: bool = False
+    collections: list[str] | None = Field(None, description="Folio extension.")

@@ -1,0 +1,276 @@
+"""Who is asking, and which collections they may see.
+
+Three ways in, checked in this order: an API key (`Authorization: Bearer folio_...`), a signed
+session cookie from the login form, or a user name set by a trusted reverse proxy. When auth is
+off (the default for a server bound to loopback) every request is the single local user.
+
+Passwords are stored as scrypt hashes (`folio keys hash-password`), sessions are HMAC-signed
+cookies that carry their own CSRF token, so the server keeps no session table.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from folio.settings import Settings
+
+SESSION_COOKIE = "folio_session"
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+LOGIN_WINDOW_S = 300.0
+LOGIN_MAX_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller. `collections` None = every collection."""
+
+    name: str
+    kind: str  # local | user | key | proxy
+    collections: frozenset[str] | None = None
+    read_only: bool = False
+    csrf: str | None = None  # set for cookie sessions: unsafe requests must echo it
+
+    def may_see(self, collection: str) -> bool:
+        return self.collections is None or collection in self.collections
+
+
+LOCAL = Principal("local", "local")
+
+
+def auth_enabled(settings: Settings) -> bool:
+    """Auth is on unless configured off, or unset and the server only listens on loopback."""
+    if settings.auth is not None:
+        return settings.auth
+    return not is_loopback(settings.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """`scrypt$N$r$p$salt$hash`, base64 parts; slow on purpose (about 50 ms)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(_unb64(digest)),
+            maxmem=256 * 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, _unb64(digest))
+
+
+_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+@dataclass
+class User:
+    name: str
+    password_hash: str
+    collections: frozenset[str] | None = None
+
+
+class Users:
+    """Users from settings (auth_user) and the users file, re-read when the file changes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.users_file or settings.data_dir / "users.txt"
+        self._mtime: float | None = None
+        self._file_users: dict[str, User] = {}
+        self._lock = threading.Lock()
+        self.errors: list[str] = []
+
+    def all(self) -> dict[str, User]:
+        with self._lock:
+            self._reload()
+            users = dict(self._file_users)
+        s = self.settings
+        if s.auth_user and s.auth_password_hash is not None:
+            users[s.auth_user] = User(s.auth_user, s.auth_password_hash.get_secret_value())
+        return users
+
+    def get(self, name: str) -> User | None:
+        return self.all().get(name)
+
+    def _reload(self) -> None:
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            self._file_users, self._mtime = {}, None
+            return
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        self._file_users, self.errors = parse_users(self.path.read_text(encoding="utf-8"))
+
+
+def parse_users(text: str) -> tuple[dict[str, User], list[str]]:
+    """Lines `name:scrypt$...[:coll1,coll2]`; blank lines and `#` comments are skipped."""
+    users: dict[str, User] = {}
+    errors: list[str] = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("scrypt$"):
+            errors.append(f"line {n}: expected name:scrypt$...[:collections]")
+            continue
+        colls = frozenset(c.strip() for c in (parts[2] if len(parts) == 3 else "").split(","))
+        users[parts[0]] = User(parts[0], parts[1], frozenset(c for c in colls if c) or None)
+    return users, errors
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    user: str
+    csrf: str
+    expires: float
+
+
+class SessionSigner:
+    """HMAC-SHA256-signed cookie values; the key lives in a file readable only by Folio."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.lifetime_s = settings.session_hours * 3600
+        path = settings.session_secret_file or settings.data_dir / "session.key"
+        self.key = _load_or_create_secret(path)
+
+    def issue(self, user: str) -> tuple[str, Session]:
+        session = Session(user, secrets.token_urlsafe(24), time.time() + self.lifetime_s)
+        payload = _b64(
+            json.dumps({"u": session.user, "c": session.csrf, "e": int(session.expires)}).encode()
+        )
+        return f"{payload}.{self._sign(payload)}", session
+
+    def read(self, value: str | None) -> Session | None:
+        if not value or value.count(".") != 1 or len(value) > 4096:
+            return None
+        payload, sig = value.split(".")
+        if not hmac.compare_digest(sig, self._sign(payload)):
+            return None
+        try:
+            data = json.loads(_unb64(payload))
+            session = Session(str(data["u"]), str(data["c"]), float(data["e"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return session if session.expires > time.time() else None
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self.key, payload.encode(), hashlib.sha256).digest())
+
+
+def _load_or_create_secret(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return data
+
+
+# --- login throttling --------------------------------------------------------------------------
+
+
+@dataclass
+class LoginThrottle:
+    """At most LOGIN_MAX_FAILURES failed logins per client address per LOGIN_WINDOW_S."""
+
+    failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def retry_after(self, client: str) -> float:
+        q = self._recent(client)
+        if len(q) < LOGIN_MAX_FAILURES:
+            return 0.0
+        return max(1.0, q[0] + LOGIN_WINDOW_S - time.time())
+
+    def failed(self, client: str) -> None:
+        self._recent(client).append(time.time())
+
+    def succeeded(self, client: str) -> None:
+        self.failures.pop(client, None)
+
+    def _recent(self, client: str) -> deque[float]:
+        q = self.failures.setdefault(client, deque())
+        while q and q[0] < time.time() - LOGIN_WINDOW_S:
+            q.popleft()
+        return q
+
+
+def check_login(users: Users, name: str, password: str) -> User | None:
+    """The user when the password matches; the same work is done for unknown names."""
+    user = users.get(name)
+    if user is None:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+def peer_trusted(peer: str | None, trusted: Iterable[str]) -> bool:
+    if not peer:
+        return False
+    for entry in trusted:
+        try:
+            if ipaddress.ip_address(peer) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            if peer == entry:
+                return True
+    return False
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

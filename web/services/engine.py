@@ -1,0 +1,124 @@
+"""The LLM behind the answers: connected in the background, watched, stopped on shutdown.
+
+Starting the local CPU engine can take a minute, and a remote server can go away at any time.
+The web app must not wait for either: it serves retrieval-only answers while the engine starts
+or is down, and every page and /health says which of the two the user is getting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from folio.settings import Settings
+from folio.wiring import LLMConnection, connect_llm
+from generation.client import LLMClient
+
+log = logging.getLogger("folio.web")
+
+CHECK_EVERY_S = 15.0
+
+
+@dataclass
+class EngineStatus:
+    state: str  # off | starting | up | down
+    model: str | None
+    note: str
+    checked_at: float
+
+    @property
+    def reachable(self) -> bool:
+        return self.state == "up"
+
+    def describe(self) -> str:
+        """One line for people: what answers their questions right now."""
+        if self.state == "up":
+            return f"engine ready ({self.model})"
+        if self.state == "starting":
+            return "engine starting: answers show passages only until it is ready"
+        if self.state == "off":
+            return "retrieval-only: no answer engine configured"
+        return "engine unreachable: answers show passages only"
+
+
+class EngineService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.conn: LLMConnection | None = None
+        self.status = EngineStatus("off", None, "retrieval-only (started without an engine)", 0)
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def client(self) -> LLMClient | None:
+        """The client to answer with; None while starting or when there is no engine."""
+        return self.conn.client if self.conn is not None else None
+
+    async def start(self) -> None:
+        if not self.settings.engine_autostart:
+            return
+        self.status = EngineStatus("starting", None, "connecting to the LLM", time.time())
+        self._tasks.append(asyncio.create_task(self._connect()))
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="folio-engine")
+        try:  # its own thread: starting the local engine can block for minutes
+            conn = await loop.run_in_executor(pool, connect_llm, self.settings)
+        except Exception as exc:  # noqa: BLE001 - a broken engine leaves retrieval working
+            log.warning("engine connect failed", extra={"error": str(exc)})
+            self.status = EngineStatus("down", None, f"engine failed to start: {exc}", time.time())
+            return
+        finally:
+            pool.shutdown(wait=False)
+        self.conn = conn
+        if conn.client is None:
+            self.status = EngineStatus("off", None, conn.note, time.time())
+            log.warning("no LLM engine; answering retrieval-only", extra={"note": conn.note})
+            return
+        self.status = EngineStatus("up", conn.client.model, conn.note, time.time())
+        log.info("LLM connected", extra={"note": conn.note, "model": conn.client.model})
+        self._tasks.append(asyncio.create_task(self._watch()))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_EVERY_S)
+            await self.check()
+
+    async def check(self) -> EngineStatus:
+        """Ask the server now (GET /models); updates and returns the status."""
+        client = self.client
+        if client is None:
+            return self.status
+        ok = await client.health(timeout=2.0)
+        self._set(ok)
+        return self.status
+
+    def report(self, ok: bool, error: str | None = None) -> None:
+        """What an answer just learned about the engine (cheaper than a health check)."""
+        if self.client is not None:
+            self._set(ok, error)
+
+    def _set(self, ok: bool, error: str | None = None) -> None:
+        client = self.client
+        assert client is not None
+        note = self.conn.note if self.conn else ""
+        if not ok and error:
+            note = error
+        self.status = EngineStatus("up" if ok else "down", client.model, note, time.time())
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.conn is not None:
+            if self.conn.client is not None:
+                await self.conn.client.aclose()
+            await asyncio.to_thread(self.conn.close)
+            self.conn = None

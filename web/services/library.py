@@ -1,0 +1,169 @@
+"""The manuals as the web app sees them: listing, deleting, the original files, one passage.
+
+Reads go through `IndexPool`: each thread gets its own `Index` (its own SQLite connection;
+Chroma's client is shared per path inside the process), so concurrent searches never share a
+connection and never wait for the ingest worker's transactions (WAL readers do not block).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from folio.index import DocRecord, Index
+from folio.settings import Settings
+from folio.types import Chunk
+from retrieval.search import merge_spans
+from web.services.auth import Principal
+
+MEDIA_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    # HTML and Markdown manuals are shown as text: served inline from Folio's origin, their
+    # scripts would run with the user's session.
+    "html": "text/plain; charset=utf-8",
+    "markdown": "text/plain; charset=utf-8",
+    "text": "text/plain; charset=utf-8",
+}
+
+
+class IndexPool:
+    """One `Index` per thread, made on first use; behaves like an `Index` (attribute access
+    goes to the calling thread's instance), so it can be handed to retrieval code as is."""
+
+    def __init__(self, factory: Callable[[], Index]) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Index] = []
+
+    def get(self) -> Index:
+        index = getattr(self._local, "index", None)
+        if index is None:
+            index = self._factory()
+            self._local.index = index
+            with self._lock:
+                self._all.append(index)
+        return index
+
+    def __getattr__(self, name: str):
+        return getattr(self.get(), name)
+
+    def close(self) -> None:
+        with self._lock:
+            for index in self._all:
+                index.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+@dataclass
+class PassageView:
+    chunk: Chunk
+    doc: DocRecord
+    text: str
+
+    @property
+    def locator(self) -> str:
+        page, label = self.chunk.page_start, self.chunk.label_start
+        if page is None:
+            return self.chunk.section or ""
+        if label and label != str(page):
+            return f"p. {label} (PDF page {page})"
+        return f"p. {page}"
+
+
+class Library:
+    def __init__(self, settings: Settings, pool: IndexPool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self._write_lock = threading.Lock()
+
+    def documents(self, principal: Principal, collection: str | None = None) -> list[DocRecord]:
+        docs = self.pool.get().documents(collection)
+        return [d for d in docs if principal.may_see(d.collection)]
+
+    def document(self, doc_id: str, principal: Principal) -> DocRecord | None:
+        doc = self.pool.get().document(doc_id)
+        if doc is None or not principal.may_see(doc.collection):
+            return None
+        return doc
+
+    def collections(self, principal: Principal) -> list[str]:
+        found = set(self.pool.get().collections())
+        found.add(self.settings.default_collection)
+        if principal.collections is not None:
+            return sorted(principal.collections)
+        return sorted(found)
+
+    def stats(self) -> dict:
+        return self.pool.get().stats()
+
+    def delete(self, doc: DocRecord) -> None:
+        """Remove the document, its chunks and vectors, and its original when nothing else
+        (another collection, another name) still points at the same stored file."""
+        index = self.pool.get()
+        with self._write_lock:
+            index.delete(doc.id)
+            if doc.stored_file:
+                row = index.db.execute(
+                    "SELECT COUNT(*) FROM documents WHERE stored_file=?", (doc.stored_file,)
+                ).fetchone()
+                stored = Path(doc.stored_file)
+                if row[0] == 0 and self._inside_files_dir(stored):
+                    stored.unlink(missing_ok=True)
+
+    def original(self, doc: DocRecord) -> Path | None:
+        """The stored original, only if it really lies in files_dir."""
+        if not doc.stored_file:
+            return None
+        path = Path(doc.stored_file)
+        if not self._inside_files_dir(path) or not path.is_file():
+            return None
+        return path
+
+    def copy_original(self, doc: DocRecord, dest_dir: Path) -> Path | None:
+        """A copy of the original under its display name, for re-indexing."""
+        src = self.original(doc)
+        if src is None:
+            return None
+        dest = dest_dir / doc.name
+        shutil.copyfile(src, dest)
+        return dest
+
+    def passage(self, chunk_id: str, principal: Principal) -> PassageView | None:
+        """A chunk with the neighbouring chunks of its page, as the answer's passage had it."""
+        index = self.pool.get()
+        found = index.chunks([chunk_id]).get(chunk_id)
+        if found is None:
+            return None
+        chunk, doc = found
+        if doc.status != "ready" or not principal.may_see(doc.collection):
+            return None
+        return PassageView(chunk, doc, expand(index, chunk))
+
+    def _inside_files_dir(self, path: Path) -> bool:
+        try:
+            return path.resolve().is_relative_to(self.settings.files_dir.resolve())
+        except OSError:
+            return False
+
+
+def expand(index: Index, chunk: Chunk, max_tokens: int = 360) -> str:
+    """The chunk plus its neighbours on the same page within a token budget (as retrieval
+    expands a passage before it reaches the prompt)."""
+    near = index.neighbours(chunk.doc_id, [chunk.ord - 1, chunk.ord + 1])
+    picked = [chunk]
+    budget = max_tokens - chunk.tokens
+    for n in (near.get(chunk.ord - 1), near.get(chunk.ord + 1)):
+        if n is None or n.page_start != chunk.page_start:
+            continue
+        if n.section != chunk.section and not chunk.page_start:
+            continue
+        if n.tokens <= budget:
+            picked.append(n)
+            budget -= n.tokens
+    return merge_spans(picked) if len(picked) > 1 else chunk.text

@@ -1,0 +1,262 @@
+"""Questions and searches over HTTP: scoping to the caller's collections, running the Answerer,
+recording the answer, and shaping it for /api/v1 and for the OpenAI-compatible /v1.
+
+Every surface (the Ask page, /api/v1/ask, /v1/chat/completions) runs `answer_events`, so all
+three show the same passages, the same answer and the same citations.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from folio.types import Passage
+from generation.answer import Answer, Answerer, Citation, Event, passage_dict
+from retrieval.search import search as run_search
+from web.errors import ApiError
+from web.runtime import Runtime
+from web.services.auth import Principal
+
+ENGINE_ERROR_TYPES = ("EngineUnavailable", "EngineTimeout", "EngineRateLimited")
+
+
+def check_question(text: str, rt: Runtime, what: str = "question") -> str:
+    text = (text or "").strip()
+    limit = rt.settings.max_question_chars
+    if not text:
+        raise ApiError(422, f"the {what} is empty: type a {what} about your manuals")
+    if len(text) > limit:
+        raise ApiError(
+            422,
+            f"the {what} is {len(text)} characters long; the limit is {limit}. "
+            "Shorten it to the essentials (the manuals are searched by meaning, not by length).",
+        )
+    return text
+
+
+def scope(principal: Principal, requested: Sequence[str] | None) -> list[str] | None:
+    """The collections a request may search: what it asked for, if allowed (else 403), or
+    everything the caller may see."""
+    wanted = [c for c in (requested or []) if c]
+    if wanted:
+        denied = [c for c in wanted if not principal.may_see(c)]
+        if denied:
+            allowed = ", ".join(sorted(principal.collections or ()))
+            raise ApiError(
+                403,
+                f"{principal.kind} {principal.name!r} may not use collection(s) "
+                f"{', '.join(denied)}; allowed: {allowed}",
+            )
+        return wanted
+    return sorted(principal.collections) if principal.collections is not None else None
+
+
+def file_url(doc_id: str, page: int | None) -> str:
+    return f"/files/{doc_id}" + (f"#page={page}" if page else "")
+
+
+def passage_out(p: dict[str, Any], n: int) -> dict[str, Any]:
+    return {**p, "n": n, "url": file_url(p["doc_id"], p["page"])}
+
+
+def citation_out(c: Citation) -> dict[str, Any]:
+    return {
+        "n": c.n,
+        "doc": c.doc,
+        "doc_id": c.doc_id,
+        "title": c.title,
+        "page": c.page,
+        "label": c.label,
+        "locator": c.locator,
+        "passage": c.passage,
+        "chunk_id": c.chunk_id,
+        "url": file_url(c.doc_id, c.page),
+        "supported": c.supported,
+        "added_by_folio": c.added_by_folio,
+    }
+
+
+def search(
+    rt: Runtime,
+    principal: Principal,
+    query: str,
+    *,
+    k: int | None,
+    collections: Sequence[str] | None,
+    doc_ids: Sequence[str] | None,
+    mode: str,
+) -> dict[str, Any]:
+    """Blocking: run it in a thread."""
+    hits = run_search(
+        rt.pool, rt.embedder, rt.settings, query,
+        k=k, collections=scope(principal, collections), doc_ids=doc_ids, mode=mode,
+    )  # fmt: skip
+    return {
+        "query": query,
+        "passages": [passage_out(passage_dict(p), i) for i, p in enumerate(hits.passages, 1)],
+        "timings": {k: round(v, 2) for k, v in hits.timings.items()},
+    }
+
+
+@dataclass
+class AskResult:
+    """The done event's payload: the answer and how the HTTP layer should treat it."""
+
+    id: str
+    answer: Answer
+    body: dict[str, Any]
+    engine_failed: bool  # the caller wanted an LLM answer and did not get one
+
+
+async def answer_events(
+    rt: Runtime,
+    principal: Principal,
+    question: str,
+    *,
+    history: Sequence[dict] | None = None,
+    collections: Sequence[str] | None = None,
+    doc_ids: Sequence[str] | None = None,
+    retrieval_only: bool = False,
+) -> AsyncIterator[Event]:
+    """The Answerer's events, with `done` carrying an AskResult; raises ApiError (429/403)
+    before anything is streamed."""
+    colls = scope(principal, collections)
+    client = None if retrieval_only else rt.engine.client
+    if client is not None and rt.pending_asks >= rt.settings.max_pending_asks:
+        raise ApiError(
+            429,
+            f"Folio is already answering {rt.pending_asks} questions; ask again in a few "
+            "seconds (or use retrieval_only for passages now)",
+            headers={"Retry-After": "10"},
+        )
+    answerer = Answerer(rt.settings, rt.pool, rt.embedder, client)  # type: ignore[arg-type]
+    answer_id = uuid.uuid4().hex[:16]
+    if client is not None:
+        rt.pending_asks += 1
+    try:
+        async for event in answerer.stream(
+            question, history=list(history or []), collections=colls, doc_ids=doc_ids
+        ):
+            if event.type == "done":
+                yield Event("done", _finish(rt, principal, answer_id, event.data, retrieval_only))
+            else:
+                yield event
+    finally:
+        if client is not None:
+            rt.pending_asks -= 1
+
+
+def _finish(
+    rt: Runtime, principal: Principal, answer_id: str, answer: Answer, retrieval_only: bool
+) -> AskResult:
+    engine_failed = answer.mode == "retrieval-only" and not retrieval_only
+    notice = None
+    if answer.mode == "no-evidence":
+        notice = "No passage in the manuals is relevant enough to answer this."
+    elif retrieval_only:
+        notice = "Retrieval only: these are the best-matching passages; no answer was written."
+    elif engine_failed:
+        if answer.error_type in ENGINE_ERROR_TYPES or rt.engine.client is None:
+            reason = answer.error if rt.engine.client is not None else rt.engine.status.describe()
+        else:
+            reason = answer.error or "the engine failed"
+        notice = f"No answer could be written ({reason}). The passages below are the best matches."
+    if answer.error_type:
+        rt.metrics.engine_errors.labels(answer.error_type).inc()
+        if rt.engine.client is not None and answer.error_type in ENGINE_ERROR_TYPES:
+            rt.engine.report(False, answer.error)
+    elif answer.mode == "llm" and rt.engine.client is not None:
+        rt.engine.report(True)
+    rt.metrics.answers.labels(answer.mode).inc()
+    body = answer_body(answer_id, answer, notice)
+    rt.last_answer[principal.name] = {
+        "at": time.time(),
+        "mode": answer.mode,
+        "timings": body["timings"],
+        "usage": answer.usage,
+    }
+    _record(rt, principal, answer_id, answer)
+    return AskResult(answer_id, answer, body, engine_failed)
+
+
+def answer_body(answer_id: str, answer: Answer, notice: str | None) -> dict[str, Any]:
+    return {
+        "id": answer_id,
+        "question": answer.question,
+        "answer": answer.text if answer.mode != "retrieval-only" else "",
+        "citations": [citation_out(c) for c in answer.citations],
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "notice": notice,
+        "reasoning": answer.reasoning,
+        "search_query": answer.search_query,
+        "unsupported": answer.unsupported,
+        "timings": {k: round(v, 1) for k, v in answer.timings.items()},
+        "usage": answer.usage,
+        "passages": [passage_out(passage_dict(p), i) for i, p in enumerate(answer.passages, 1)],
+    }
+
+
+def _record(rt: Runtime, principal: Principal, answer_id: str, answer: Answer) -> None:
+    rt.store.db.execute(
+        "INSERT INTO answers (id, created_at, owner, question, answer, mode, refused, citations,"
+        " timings, usage) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            answer_id, time.time(), principal.name, answer.question, answer.text, answer.mode,
+            int(answer.refused), json.dumps([c.chunk_id for c in answer.citations]),
+            json.dumps(answer.timings), json.dumps(answer.usage),
+        ),
+    )  # fmt: skip
+
+
+def save_feedback(
+    rt: Runtime, principal: Principal, answer_id: str, rating: str, comment: str | None
+) -> None:
+    row = rt.store.db.execute("SELECT owner FROM answers WHERE id=?", (answer_id,)).fetchone()
+    if row is None or (row["owner"] != principal.name and principal.kind != "local"):
+        raise ApiError(404, f"no answer {answer_id!r}: feedback refers to an answer's id")
+    with rt.store.tx() as db:
+        db.execute("DELETE FROM feedback WHERE answer_id=? AND owner=?", (answer_id, principal.name))
+        db.execute(
+            "INSERT INTO feedback (answer_id, rating, comment, owner, created_at)"
+            " VALUES (?,?,?,?,?)",
+            (answer_id, 1 if rating == "up" else -1, comment, principal.name, time.time()),
+        )
+
+
+# --- OpenAI-compatible shapes ------------------------------------------------------------------
+
+
+def split_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+    """The last user message is the question; earlier user/assistant turns are the history."""
+    turns = []
+    for m in messages:
+        role = m.get("role")
+        if role not in ("user", "assistant"):
+            continue  # system prompts are Folio's own; a client's is ignored
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(
+                str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("text")
+            )
+        turns.append({"role": role, "content": str(content or "")})
+    if not turns or turns[-1]["role"] != "user":
+        raise ApiError(422, "the last message must be the user's question (role 'user')")
+    return turns[-1]["content"], turns[:-1]
+
+
+def sources_text(citations: list[Citation], passages: list[Passage]) -> str:
+    """The 'Sources:' list appended to OpenAI answers, for clients that show only text."""
+    if citations:
+        lines = [f"[{c.n}] {c.title}, {c.locator} ({c.doc})" for c in citations]
+    else:
+        return ""
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex[:24]

@@ -1,0 +1,381 @@
+// Folio in the browser: streamed answers with citation chips, the passage panel, uploads.
+// Everything from the server or a manual is inserted as text (textContent), never as HTML;
+// the passage panel's HTML comes from the server, which escapes it before highlighting.
+"use strict";
+(() => {
+  const csrf = document.body.dataset.csrf || "";
+  const withCsrf = (h) => Object.assign(csrf ? { "X-CSRF-Token": csrf } : {}, h || {});
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const ms = (v) => (v == null ? "–" : v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+
+  // Server-sent events over fetch: EventSource cannot POST a question and its history.
+  async function* sse(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let m;
+      while ((m = /\r?\n\r?\n/.exec(buf))) {
+        const block = buf.slice(0, m.index);
+        buf = buf.slice(m.index + m[0].length);
+        let event = "message";
+        const data = [];
+        for (const line of block.split(/\r?\n/)) {
+          if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) yield { event, data: JSON.parse(data.join("\n")) };
+      }
+    }
+  }
+
+  async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      const ta = el("textarea", "visually-hidden");
+      ta.value = text;
+      document.body.append(ta);
+      ta.select();
+      const ok = document.execCommand("copy");
+      ta.remove();
+      return ok;
+    }
+  }
+
+  // --- the passage panel ---------------------------------------------------------------------
+  const panel = document.getElementById("panel");
+  let lastChip = null;
+
+  function chip(p, label) {
+    const b = el("button", "chip", label || `[${p.n}]`);
+    b.type = "button";
+    b.dataset.chunk = p.chunk_id;
+    b.dataset.n = p.n;
+    b.setAttribute("aria-label", `Source ${p.n}: ${p.title}, ${p.locator}`);
+    b.title = `${p.title}, ${p.locator}`;
+    return b;
+  }
+
+  async function openPassage(button) {
+    lastChip = button;
+    const turn = button.closest(".turn");
+    const q = turn ? turn.dataset.q : "";
+    const url = `/ui/passage/${encodeURIComponent(button.dataset.chunk)}?n=${button.dataset.n}&q=${encodeURIComponent(q)}`;
+    await htmx.ajax("GET", url, { target: "#panel-body", swap: "innerHTML" });
+    panel.hidden = false;
+    document.body.classList.add("panel-open");
+    const title = document.getElementById("panel-title");
+    if (title) title.focus();
+  }
+
+  function closePanel() {
+    if (!panel || panel.hidden) return;
+    panel.hidden = true;
+    document.body.classList.remove("panel-open");
+    if (lastChip && document.body.contains(lastChip)) lastChip.focus();
+  }
+
+  if (panel) {
+    document.getElementById("panel-close").addEventListener("click", closePanel);
+    document.addEventListener("keydown", (e) => e.key === "Escape" && closePanel());
+    document.addEventListener("click", (e) => {
+      const b = e.target.closest("button.chip[data-chunk]");
+      if (b) openPassage(b);
+    });
+  }
+
+  // --- asking ------------------------------------------------------------------------------------
+  const form = document.getElementById("ask-form");
+  if (form) initAsk(form);
+
+  function initAsk(form) {
+    const q = form.querySelector("#question");
+    const err = form.querySelector("#ask-error");
+    const btn = form.querySelector("#ask-button");
+    const conv = document.getElementById("conversation");
+    const intro = document.getElementById("intro");
+    const tpl = document.getElementById("turn-template");
+    const max = Number(form.dataset.max);
+    let history = [];
+    let busy = false;
+
+    q.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    document.getElementById("new-chat").addEventListener("click", () => {
+      history = [];
+      conv.querySelectorAll(".turn").forEach((t) => t.remove());
+      intro.hidden = false;
+      closePanel();
+      q.focus();
+    });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const text = q.value.trim();
+      err.textContent = "";
+      if (!text) return void (err.textContent = "Type a question first.");
+      if (text.length > max) return void (err.textContent = `The question is too long (${text.length} of ${max} characters).`);
+      if (busy) return;
+      busy = true;
+      btn.disabled = true;
+      intro.hidden = true;
+      const turn = tpl.content.firstElementChild.cloneNode(true);
+      turn.dataset.q = text;
+      turn.querySelector(".q").textContent = text;
+      conv.append(turn);
+      turn.scrollIntoView({ block: "start", behavior: "smooth" });
+      q.value = "";
+      try {
+        const answer = await ask(text, turn);
+        if (answer) history.push({ role: "user", content: text }, { role: "assistant", content: answer.answer || "(passages only)" });
+      } finally {
+        busy = false;
+        btn.disabled = false;
+      }
+    });
+
+    async function ask(text, turn) {
+      const status = turn.querySelector(".turn-status");
+      const answerBox = turn.querySelector(".answer");
+      const coll = form.querySelector("#collection").value;
+      status.textContent = "Searching the manuals…";
+      let res;
+      try {
+        res = await fetch("/api/v1/ask?stream=true", {
+          method: "POST",
+          headers: withCsrf({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+          body: JSON.stringify({ question: text, history: history.slice(-12), collections: coll ? [coll] : null }),
+        });
+      } catch {
+        return fail(turn, "Folio cannot be reached. Check the connection and ask again.");
+      }
+      if (!res.ok) {
+        const j = await res.json().catch(() => null);
+        if (res.status === 401) location.href = "/login?next=/";
+        return fail(turn, (j && j.error && j.error.message) || `The question failed (HTTP ${res.status}).`);
+      }
+      let streamed = "";
+      let timer = null;
+      const t0 = performance.now();
+      try {
+        for await (const ev of sse(res)) {
+          if (ev.event === "passages") {
+            showSources(turn, ev.data);
+            const n = ev.data.length;
+            const tick = () => {
+              const s = Math.round((performance.now() - t0) / 1000);
+              status.textContent = n ? `Reading ${n} passage${n === 1 ? "" : "s"}… ${s} s` : "No matching passages.";
+            };
+            tick();
+            timer = setInterval(tick, 1000);
+          } else if (ev.event === "token") {
+            if (timer) clearInterval(timer), (timer = null);
+            status.textContent = "Writing the answer…";
+            streamed += ev.data;
+            answerBox.textContent = streamed;
+          } else if (ev.event === "reasoning") {
+            const d = turn.querySelector(".reasoning");
+            d.hidden = false;
+            d.querySelector("pre").textContent += ev.data;
+          } else if (ev.event === "done") {
+            if (timer) clearInterval(timer);
+            finish(turn, ev.data);
+            return ev.data;
+          } else if (ev.event === "error") {
+            if (timer) clearInterval(timer);
+            return fail(turn, ev.data.error.message);
+          }
+        }
+      } catch {
+        /* fall through: the stream broke */
+      } finally {
+        if (timer) clearInterval(timer);
+      }
+      return fail(turn, "The connection was lost before the answer finished. Ask again.");
+    }
+  }
+
+  function fail(turn, message) {
+    turn.classList.add("failed");
+    turn.querySelector(".turn-status").textContent = "";
+    const n = turn.querySelector(".notice");
+    n.hidden = false;
+    n.textContent = message;
+    return null;
+  }
+
+  function showSources(turn, passages) {
+    const box = turn.querySelector(".sources");
+    const list = box.querySelector(".source-list");
+    list.replaceChildren(
+      ...passages.map((p) => {
+        const li = el("li");
+        li.append(chip(p, `[${p.n}] ${p.title}, ${p.locator}`));
+        return li;
+      })
+    );
+    box.hidden = passages.length === 0;
+    turn.dataset.chunks = passages.map((p) => p.chunk_id).join(" ");
+  }
+
+  function finish(turn, data) {
+    const status = turn.querySelector(".turn-status");
+    const answerBox = turn.querySelector(".answer");
+    const notice = turn.querySelector(".notice");
+    status.textContent = "";
+    if (data.passages.map((p) => p.chunk_id).join(" ") !== turn.dataset.chunks) showSources(turn, data.passages);
+    turn.dataset.answerId = data.id;
+    if (data.notice) {
+      notice.hidden = false;
+      notice.textContent = data.notice;
+    }
+    if (data.mode === "retrieval-only") {
+      turn.classList.add("retrieval-only");
+      answerBox.replaceChildren(...data.passages.map(passageCard));
+    } else {
+      if (data.refused) turn.classList.add("refused");
+      answerBox.replaceChildren(...withChips(data.answer, data.citations, data.passages));
+      const cited = new Set(data.citations.map((c) => String(c.n)));
+      turn.querySelectorAll(".source-list .chip").forEach((c) => c.classList.toggle("cited", cited.has(c.dataset.n)));
+    }
+    if (data.reasoning) {
+      const d = turn.querySelector(".reasoning");
+      d.hidden = false;
+      d.querySelector("pre").textContent = data.reasoning;
+    }
+    const t = data.timings || {};
+    const parts = [`retrieval ${ms(t.retrieval_ms)}`];
+    if (t.first_token_ms != null) parts.push(`first token ${ms(t.first_token_ms)}`);
+    parts.push(`total ${ms(t.total_ms)}`);
+    if (data.usage) parts.push(`${data.usage.prompt_tokens} + ${data.usage.completion_tokens} tokens`);
+    turn.querySelector(".timing").textContent = parts.join(" · ");
+    turn.classList.add("done");
+    wireActions(turn, data);
+    document.body.dispatchEvent(new CustomEvent("folio:answered", { bubbles: true }));
+  }
+
+  // The answer's text with each valid [n] marker turned into a chip that opens passage n.
+  function withChips(text, citations, passages) {
+    const byN = new Map(passages.map((p) => [String(p.n), p]));
+    const out = [];
+    let last = 0;
+    for (const m of text.matchAll(/\[(\d{1,2})\]/g)) {
+      const p = byN.get(m[1]);
+      if (!p) continue;
+      out.push(document.createTextNode(text.slice(last, m.index)));
+      out.push(chip(p));
+      last = m.index + m[0].length;
+    }
+    out.push(document.createTextNode(text.slice(last)));
+    return out;
+  }
+
+  function passageCard(p) {
+    const card = el("div", "passage-card");
+    const head = el("p", "passage-head");
+    head.append(chip(p), " ", el("strong", "", p.title), " ", el("span", "muted", p.locator));
+    const body = p.text.length > 360 ? p.text.slice(0, 360) + "…" : p.text;
+    card.append(head, el("p", "passage-snippet", body));
+    return card;
+  }
+
+  function wireActions(turn, data) {
+    const sources = data.citations.map((c) => `[${c.n}] ${c.title}, ${c.locator} (${c.doc})`);
+    const text = data.mode === "retrieval-only"
+      ? data.passages.map((p) => `[${p.n}] ${p.title}, ${p.locator}\n${p.text}`).join("\n\n")
+      : data.answer + (sources.length ? `\n\nSources:\n${sources.join("\n")}` : "");
+    const copy = turn.querySelector(".copy");
+    copy.addEventListener("click", async () => {
+      copy.textContent = (await copyText(text)) ? "Copied" : "Copy failed";
+      setTimeout(() => (copy.textContent = "Copy answer"), 2000);
+    });
+    turn.querySelectorAll(".vote").forEach((b) =>
+      b.addEventListener("click", async () => {
+        const res = await fetch("/api/v1/feedback", {
+          method: "POST",
+          headers: withCsrf({ "Content-Type": "application/json" }),
+          body: JSON.stringify({ answer_id: data.id, rating: b.dataset.rating }),
+        });
+        if (res.ok) turn.querySelectorAll(".vote").forEach((v) => v.setAttribute("aria-pressed", String(v === b)));
+      })
+    );
+  }
+
+  // --- uploads -----------------------------------------------------------------------------------
+  const upForm = document.getElementById("upload-form");
+  if (upForm) initUpload(upForm);
+
+  function initUpload(form) {
+    const input = form.querySelector("#file-input");
+    const zone = form.querySelector("#dropzone");
+    const list = form.querySelector("#upload-list");
+    const coll = form.querySelector("#upload-collection");
+    const maxMb = Number(form.dataset.maxMb);
+    const send = async (files) => {
+      for (const f of files) await upload(f);
+    };
+    input.addEventListener("change", () => {
+      send([...input.files]);
+      input.value = "";
+    });
+    for (const t of ["dragenter", "dragover"]) zone.addEventListener(t, (e) => (e.preventDefault(), zone.classList.add("over")));
+    for (const t of ["dragleave", "drop"]) zone.addEventListener(t, (e) => (e.preventDefault(), zone.classList.remove("over")));
+    zone.addEventListener("drop", (e) => send([...e.dataTransfer.files]));
+    form.addEventListener("submit", (e) => (e.preventDefault(), send([...input.files])));
+
+    function upload(file) {
+      return new Promise((resolve) => {
+        const li = el("li");
+        const bar = el("progress");
+        bar.max = file.size || 1;
+        bar.value = 0;
+        bar.setAttribute("aria-label", `Uploading ${file.name}`);
+        const msg = el("span", "upload-msg", "uploading…");
+        li.append(el("span", "upload-name", file.name), bar, msg);
+        list.prepend(li);
+        const done = (ok, text) => {
+          bar.remove();
+          li.classList.add(ok ? "ok" : "error");
+          msg.textContent = text;
+          resolve();
+        };
+        if (file.size > maxMb * 1048576) return done(false, `too large: the limit is ${maxMb} MB per file`);
+        const fd = new FormData();
+        fd.append("file", file, file.name);
+        const xhr = new XMLHttpRequest();
+        xhr.open("POST", `/api/v1/documents?collection=${encodeURIComponent(coll.value.trim())}`);
+        if (csrf) xhr.setRequestHeader("X-CSRF-Token", csrf);
+        xhr.upload.onprogress = (e) => e.lengthComputable && ((bar.max = e.total), (bar.value = e.loaded));
+        xhr.onload = () => {
+          let j = null;
+          try {
+            j = JSON.parse(xhr.responseText);
+          } catch {
+            /* not JSON */
+          }
+          if (xhr.status === 202) {
+            done(true, "uploaded; indexing below");
+            htmx.trigger(document.body, "folio:jobs");
+          } else {
+            done(false, (j && j.error && j.error.message) || `upload failed (HTTP ${xhr.status})`);
+          }
+        };
+        xhr.onerror = () => done(false, "upload failed: the connection was lost");
+        xhr.send(fd);
+      });
+    }
+  }
+})();
