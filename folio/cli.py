@@ -256,7 +256,10 @@ def ask(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Answer from the manuals: streamed, with [n] citations to manual and page."""
+    """Answer from the manuals: streamed, with [n] citations to manual and page.
+
+    Exit 0 with an answer or a refusal; 3 when the engine failed and only passages are shown.
+    """
     import asyncio
 
     from folio.wiring import LLMConnection, connect_llm
@@ -302,12 +305,12 @@ def ask(
         conn.close()
     if as_json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False, default=str))
-        raise typer.Exit(0)
+        raise typer.Exit(3 if answer.error else 0)
     out.print()
     if answer.mode == "no-evidence":
         out.print(f"[bold]{answer.text}[/] [dim](no passage is relevant enough)[/]")
     elif answer.error:
-        err.print(f"[red]engine error:[/] {answer.error}")
+        err.print(f"[red]engine error:[/] {answer.error}", highlight=False)
         out.print("[bold]Retrieval-only:[/] the most relevant passages are:")
         for i, p in enumerate(answer.passages, 1):
             out.print(f"  [{i}] {p.title}, {p.locator()}: {p.body.strip()[:300]}", highlight=False)
@@ -319,6 +322,8 @@ def ask(
         + (f", first token {t['first_token_ms']:.0f} ms" if "first_token_ms" in t else "")
         + f", total {t.get('total_ms', 0):.0f} ms[/]"
     )
+    if answer.error:
+        raise typer.Exit(3)
 
 
 @app.command("eval")
@@ -449,3 +454,140 @@ def engine(
 
 def run() -> None:  # pragma: no cover - console entry for `python -m folio`
     sys.exit(app())
+
+
+# --- web: `folio serve` and `folio keys` ------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    no_engine: Annotated[
+        bool, typer.Option("--no-engine", help="Do not connect or start an LLM: passages only.")
+    ] = False,
+) -> None:
+    """Run the web app and HTTP API (the ingest worker and the LLM run with it)."""
+    import uvicorn
+
+    from web.app import create_app
+    from web.services.auth import auth_enabled
+
+    update: dict = {}
+    if host is not None:
+        update["host"] = host
+    if port is not None:
+        update["port"] = port
+    if no_engine:
+        update["engine_autostart"] = False
+    settings = state.settings.model_copy(update=update)
+    try:
+        application = create_app(settings)
+    except Exception as exc:  # IndexMismatch, a missing embedding model: say it, don't trace
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    auth = "on" if auth_enabled(settings) else "off (loopback only)"
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    err.print(f"Folio on http://{shown}:{settings.port}  (auth {auth}, data {settings.data_dir})")
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,  # X-Forwarded-* are read by the app, from trusted_proxies only
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+
+
+keys_app = typer.Typer(help="API keys (and password hashes) for the web API.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _key_store():
+    from web.services.store import Store
+
+    return Store(state.settings.web_db_path)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="What the key is for, e.g. wiki.")],
+    collections: Annotated[
+        str | None, typer.Option("--collections", help="Comma-separated; default all.")
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="May search and ask, not upload or delete.")
+    ] = False,
+) -> None:
+    """Create a key and print it once (only its sha256 is stored)."""
+    from web.services.keys import KeyRequestError, create_key
+
+    colls = [c for c in (collections or "").split(",") if c.strip()]
+    try:
+        key, token = create_key(_key_store(), name, collections=colls, read_only=read_only)
+    except KeyRequestError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    scope = ", ".join(key.collections) if key.collections else "all collections"
+    err.print(f"key {key.name!r} ({scope}{', read-only' if read_only else ''}); shown only now:")
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List keys (names, scopes, last use; never the keys themselves)."""
+    import time
+
+    from web.services.keys import list_keys
+
+    keys = list_keys(_key_store())
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(k) for k in keys], indent=2))
+        return
+    table = Table()
+    for col in ("name", "prefix", "collections", "access", "created", "last used"):
+        table.add_column(col)
+
+    def when(t: float | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "never"
+
+    for k in keys:
+        table.add_row(
+            k.name, k.prefix + "…", ", ".join(k.collections or ["all"]),
+            "read-only" if k.read_only else "read-write", when(k.created_at), when(k.last_used_at),
+        )  # fmt: skip
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    from web.services.keys import revoke_key
+
+    if not revoke_key(_key_store(), name):
+        err.print(f"[red]error:[/] no key named {name!r} (see `folio keys list`)")
+        raise typer.Exit(1)
+    out.print(f"revoked {name}")
+
+
+@keys_app.command("hash-password")
+def keys_hash_password(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Print a users-file line for this user.")
+    ] = None,
+    collections: Annotated[str | None, typer.Option("--collections")] = None,
+) -> None:
+    """Hash a browser login password (scrypt) for FOLIO_AUTH_PASSWORD_HASH or the users file."""
+    from web.services.auth import hash_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        err.print("[red]error:[/] use at least 8 characters")
+        raise typer.Exit(1)
+    hashed = hash_password(password)
+    if user:
+        print(f"{user}:{hashed}" + (f":{collections}" if collections else ""))
+    else:
+        print(hashed)

@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     embed_threads: int = Field(2, ge=1, description="Torch threads while ingesting.")
     query_threads: int = Field(1, ge=1, description="Torch threads for query embedding.")
     embed_batch_size: int = Field(32, ge=1)
-    chunk_tokens: int = Field(220, ge=32, le=512)
-    chunk_overlap: int = Field(40, ge=0)
+    # 128 beat 96 and 220 on page-hit@1 and MRR on the dev set (tests/bench notes, issue 3).
+    chunk_tokens: int = Field(128, ge=32, le=512)
+    chunk_overlap: int = Field(24, ge=0)
 
     # --- limits ------------------------------------------------------------------------------
     max_file_mb: float = Field(200.0, gt=0)
@@ -58,8 +59,12 @@ class Settings(BaseSettings):
     min_relevance: float = Field(
         0.35, description="Best-passage cosine below which Folio says the manuals don't answer."
     )
-    prompt_passages: int = Field(4, ge=1, le=20, description="Passages given to the LLM.")
-    passage_chars: int = Field(1100, ge=200, description="Per-passage character cap in prompts.")
+    prompt_passages: int | None = Field(
+        None, ge=1, le=20, description="Passages given to the LLM (unset: 3 local, 6 remote)."
+    )
+    passage_chars: int | None = Field(
+        None, ge=200, description="Per-passage character cap (unset: 900 local, 1600 remote)."
+    )
 
     # --- LLM ----------------------------------------------------------------------------------
     llm_base_url: str | None = Field(
@@ -71,7 +76,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 512
     llm_temperature: float = 0.0
     llm_top_p: float = 1.0
-    llm_context_tokens: int = 2048
+    llm_context_tokens: int | None = Field(
+        None, description="Context window for prompt packing (unset: engine_ctx local, 16384)."
+    )
     reasoning_effort: str | None = Field(None, description="low | medium | high (gpt-oss).")
     system_prompt: str | None = Field(None, description="Operator preamble; contract is fixed.")
 
@@ -131,6 +138,20 @@ class Settings(BaseSettings):
             env_settings,
             dotenv_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @property
+    def local_llm(self) -> bool:
+        """No remote server configured: a CPU engine, so prompts must stay lean."""
+        return not self.llm_base_url
+
+    def prompt_budget(self) -> tuple[int, int, int]:
+        """(passages, characters per passage, context tokens) for the configured engine."""
+        local = self.local_llm
+        return (
+            self.prompt_passages or (3 if local else 6),
+            self.passage_chars or (900 if local else 1600),
+            self.llm_context_tokens or (self.engine_ctx if local else 16384),
         )
 
     @property

@@ -158,13 +158,14 @@ class Answerer:
             return
 
         s = self.settings
+        max_passages, passage_chars, context_tokens = s.prompt_budget()
         prompt = build_prompt(
             question if not history else query,
             hits.passages,
-            context_tokens=s.llm_context_tokens,
+            context_tokens=context_tokens,
             answer_tokens=s.llm_max_tokens,
-            max_passages=s.prompt_passages,
-            passage_chars=s.passage_chars,
+            max_passages=max_passages,
+            passage_chars=passage_chars,
             preamble=s.system_prompt,
         )
         answer.passages = prompt.passages

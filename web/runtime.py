@@ -56,8 +56,10 @@ class Runtime:
         settings = server_settings(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedder = Embedder(settings.embedding_model, device=settings.embedding_device)
-        pool = IndexPool(lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim))
-        pool.get()  # refuse a mismatched index now, not at the first question
+        pool = IndexPool(
+            lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
+        )
+        pool.get()  # refuse a mismatched index now, and open Chroma before any thread races
         store = Store(settings.web_db_path)
         metrics = Metrics()
         rt = cls(

@@ -80,17 +80,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus")
     ap.add_argument("--big-pages", type=int, default=0, help="also ingest an N-page PDF")
+    ap.add_argument("--keep", help="build the index in this (new) directory and keep it")
     args = ap.parse_args()
     corpus = corpus_dir(args.corpus)
     tmp = Path(tempfile.mkdtemp(prefix="folio-bench-"))
     try:
-        run(corpus, tmp, args.big_pages)
+        run(corpus, tmp, args.big_pages, Path(args.keep) if args.keep else tmp / "index")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(corpus: Path, tmp: Path, big_pages: int) -> None:
-    settings = Settings(data_dir=tmp / "index")
+def run(corpus: Path, tmp: Path, big_pages: int, data_dir: Path) -> None:
+    settings = Settings(data_dir=data_dir)
     index, embedder = open_index(settings)
     t = time.perf_counter()
     embedder.embed(["warm up"], threads=settings.embed_threads)

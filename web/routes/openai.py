@@ -125,9 +125,7 @@ async def _stream(cid: str, created: int, first, events) -> AsyncIterator[dict]:
                 answer = result.answer
                 if result.engine_failed:
                     yield {
-                        "data": json.dumps(
-                            error_body("engine_unavailable", result.body["notice"])
-                        )
+                        "data": json.dumps(error_body("engine_unavailable", result.body["notice"]))
                     }
                     break
                 if answer.mode == "no-evidence":

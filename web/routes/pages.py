@@ -202,7 +202,9 @@ async def jobs_fragment(
 
 @router.get("/ui/documents", response_class=HTMLResponse)
 async def documents_fragment(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
-    return render(request, "partials/documents.html", rt, principal, **_library_context(rt, principal))
+    return render(
+        request, "partials/documents.html", rt, principal, **_library_context(rt, principal)
+    )
 
 
 @router.post("/ui/documents/{doc_id}/delete", response_class=HTMLResponse)

@@ -246,9 +246,16 @@ class JobService:
 
     def _open(self):
         if self._index is None:
-            from folio.wiring import open_index
+            from folio.embedding import Embedder
+            from folio.index import Index
+            from web.services.library import open_with_chroma
 
-            self._index, self._embedder = open_index(self.settings)
+            s = self.settings
+            embedder = Embedder(s.embedding_model, device=s.embedding_device)  # its own lock
+            self._index = open_with_chroma(
+                lambda: Index(s, model_name=embedder.name, dim=lambda: embedder.dim)
+            )
+            self._embedder = embedder
         return self._index, self._embedder
 
     def _process(self, job: Job) -> None:

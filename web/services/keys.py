@@ -6,10 +6,12 @@ nothing to brute-force, and the lookup by hash stays one indexed query per reque
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -51,7 +53,9 @@ def create_key(
     key = ApiKey(name, token[:12], colls, read_only, time.time())
     with store.tx() as db:
         if db.execute("SELECT 1 FROM api_keys WHERE name=?", (name,)).fetchone():
-            raise KeyRequestError(f"a key named {name!r} exists; revoke it first or pick another name")
+            raise KeyRequestError(
+                f"a key named {name!r} exists; revoke it first or pick another name"
+            )
         db.execute(
             "INSERT INTO api_keys (name, hash, prefix, collections, read_only, created_at)"
             " VALUES (?,?,?,?,?,?)",
@@ -95,12 +99,10 @@ class KeyVerifier:
         now = time.time()
         if now - self._touched.get(key.name, 0.0) > _TOUCH_EVERY_S:
             self._touched[key.name] = now
-            try:
+            with contextlib.suppress(sqlite3.Error):  # a busy database must not fail the request
                 self.store.db.execute(
                     "UPDATE api_keys SET last_used_at=? WHERE name=?", (now, key.name)
                 )
-            except Exception:  # noqa: BLE001 - a busy database must not fail the request
-                pass
         return key
 
 

@@ -30,6 +30,20 @@ MEDIA_TYPES = {
 }
 
 
+# Chroma creates its per-path shared system without a lock: two threads opening a client on
+# the same path at once can both build one and break each other. Every Index the web app opens
+# goes through this lock (see `open_with_chroma`).
+CHROMA_LOCK = threading.Lock()
+
+
+def open_with_chroma(factory: Callable[[], Index]) -> Index:
+    """An Index with its Chroma collection already open, opened under CHROMA_LOCK."""
+    with CHROMA_LOCK:
+        index = factory()
+        _ = index.collection
+    return index
+
+
 class IndexPool:
     """One `Index` per thread, made on first use; behaves like an `Index` (attribute access
     goes to the calling thread's instance), so it can be handed to retrieval code as is."""
@@ -43,7 +57,7 @@ class IndexPool:
     def get(self) -> Index:
         index = getattr(self._local, "index", None)
         if index is None:
-            index = self._factory()
+            index = open_with_chroma(self._factory)
             self._local.index = index
             with self._lock:
                 self._all.append(index)

@@ -75,8 +75,12 @@ async def accept_upload(
             os.replace(f.path, dest)
             jobs.append(
                 rt.jobs.submit(
-                    job_id, kind="upload", collection=target, name=f.name,
-                    upload_path=dest, owner=principal.name,
+                    job_id,
+                    kind="upload",
+                    collection=target,
+                    name=f.name,
+                    upload_path=dest,
+                    owner=principal.name,
                 )  # fmt: skip
             )
         return jobs

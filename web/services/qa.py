@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from folio.types import Passage
 from generation.answer import Answer, Answerer, Citation, Event, passage_dict
 from retrieval.search import search as run_search
 from web.errors import ApiError
@@ -220,7 +219,9 @@ def save_feedback(
     if row is None or (row["owner"] != principal.name and principal.kind != "local"):
         raise ApiError(404, f"no answer {answer_id!r}: feedback refers to an answer's id")
     with rt.store.tx() as db:
-        db.execute("DELETE FROM feedback WHERE answer_id=? AND owner=?", (answer_id, principal.name))
+        db.execute(
+            "DELETE FROM feedback WHERE answer_id=? AND owner=?", (answer_id, principal.name)
+        )
         db.execute(
             "INSERT INTO feedback (answer_id, rating, comment, owner, created_at)"
             " VALUES (?,?,?,?,?)",
@@ -249,12 +250,11 @@ def split_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, 
     return turns[-1]["content"], turns[:-1]
 
 
-def sources_text(citations: list[Citation], passages: list[Passage]) -> str:
+def sources_text(citations: list[Citation]) -> str:
     """The 'Sources:' list appended to OpenAI answers, for clients that show only text."""
-    if citations:
-        lines = [f"[{c.n}] {c.title}, {c.locator} ({c.doc})" for c in citations]
-    else:
+    if not citations:
         return ""
+    lines = [f"[{c.n}] {c.title}, {c.locator} ({c.doc})" for c in citations]
     return "\n\nSources:\n" + "\n".join(lines)
 
 
