@@ -212,12 +212,14 @@ def search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show the passages that best match a query, with manual and page."""
+    from folio.wiring import open_reranker
     from retrieval.search import search as run_search
 
     index, embedder = _open()
     hits = run_search(
-        index, embedder, state.settings, query, k=k, collections=collection, mode=mode
-    )
+        index, embedder, state.settings, query, k=k, collections=collection, mode=mode,
+        reranker=open_reranker(state.settings),
+    )  # fmt: skip
     if as_json:
         print(json.dumps([passage_json(p) for p in hits.passages], indent=2, ensure_ascii=False))
         return
@@ -262,7 +264,7 @@ def ask(
     """
     import asyncio
 
-    from folio.wiring import LLMConnection, connect_llm
+    from folio.wiring import LLMConnection, connect_llm, open_reranker
     from generation.answer import Answerer
 
     index, embedder = _open()
@@ -275,7 +277,7 @@ def ask(
         conn = connect_llm(settings)
         if conn.client is None:
             err.print(f"[yellow]{conn.note}; answering retrieval-only[/]")
-    answerer = Answerer(settings, index, embedder, conn.client)
+    answerer = Answerer(settings, index, embedder, conn.client, open_reranker(settings))
 
     async def run_ask():
         answer = None
@@ -341,7 +343,7 @@ def evaluate(
     import time
 
     from folio.evaluate import format_scores, read_questions, score_run
-    from folio.wiring import LLMConnection, connect_llm, open_index
+    from folio.wiring import LLMConnection, connect_llm, open_index, open_reranker
     from generation.answer import Answerer, passage_dict
     from ingest.pipeline import ingest_paths
 
@@ -359,7 +361,7 @@ def evaluate(
             if r.status == "failed":
                 err.print(f"[yellow]{r.name}: {r.error}[/]")
     conn = LLMConnection(None) if retrieval_only else connect_llm(settings)
-    answerer = Answerer(settings, index, embedder, conn.client)
+    answerer = Answerer(settings, index, embedder, conn.client, open_reranker(settings))
     run = []
 
     async def one(q: dict) -> dict:

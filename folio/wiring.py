@@ -12,6 +12,7 @@ from folio.settings import Settings
 if TYPE_CHECKING:
     from generation.client import LLMClient
     from generation.engine import EngineHandle
+    from retrieval.rerank import Reranker
 
 
 def open_index(settings: Settings) -> tuple[Index, Embedder]:
@@ -19,6 +20,15 @@ def open_index(settings: Settings) -> tuple[Index, Embedder]:
     embedder = Embedder(settings.embedding_model, device=settings.embedding_device)
     index = Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
     return index, embedder
+
+
+def open_reranker(settings: Settings) -> Reranker | None:
+    """The optional cross-encoder; None unless FOLIO_RERANKER_MODEL names a local directory."""
+    if not settings.reranker_model:
+        return None
+    from retrieval.rerank import Reranker
+
+    return Reranker(settings.reranker_model, device=settings.embedding_device)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from retrieval.prompt import (
     condense_messages,
     fallback_condense,
 )
+from retrieval.rerank import Reranker
 from retrieval.search import Hits, search
 
 log = logging.getLogger("folio.answer")
@@ -101,12 +102,18 @@ class Answerer:
     """Answers questions from one index through one LLM client (or none: retrieval-only)."""
 
     def __init__(
-        self, settings: Settings, index: Index, embedder: Embedder, llm: LLMClient | None
+        self,
+        settings: Settings,
+        index: Index,
+        embedder: Embedder,
+        llm: LLMClient | None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
         self.embedder = embedder
         self.llm = llm
+        self.reranker = reranker
 
     def retrieve(
         self,
@@ -118,7 +125,7 @@ class Answerer:
     ) -> Hits:
         return search(
             self.index, self.embedder, self.settings, query,
-            k=k, collections=collections, doc_ids=doc_ids,
+            k=k, collections=collections, doc_ids=doc_ids, reranker=self.reranker,
         )  # fmt: skip
 
     async def stream(

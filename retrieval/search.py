@@ -11,6 +11,7 @@ from folio.index import DocRecord, Index, query_terms
 from folio.settings import Settings
 from folio.types import Chunk, Passage
 from retrieval.fusion import near_duplicates, rrf
+from retrieval.rerank import Reranker
 
 CANDIDATES = 40  # per retriever; fusion then picks from at most 2x this
 
@@ -39,6 +40,7 @@ def search(
     doc_ids: Sequence[str] | None = None,
     mode: str = "hybrid",
     expand: bool = True,
+    reranker: Reranker | None = None,
 ) -> Hits:
     k = k or settings.top_k
     t0 = time.perf_counter()
@@ -60,7 +62,10 @@ def search(
     cosine = dict(dense)
     passages = _collapse(fused, rows, doc_ids)
     dup = near_duplicates([p.chunk.text for p in passages[: 3 * k]])
-    passages = [p for i, p in enumerate(passages) if i not in dup][:k]
+    passages = [p for i, p in enumerate(passages) if i not in dup]
+    if reranker is not None:
+        passages = reranker.rerank(query, passages[: 3 * k], k)
+    passages = passages[:k]
     if expand:
         passages = [_expand(index, p) for p in passages]
     unknown = unknown_terms(index, embedder, query) if passages else []

@@ -80,3 +80,28 @@ def test_unrelated_question_is_not_answerable(env):
     assert answerable(yes, settings).answerable
     assert not answerable(no, settings).answerable
     assert yes.dense_best > no.dense_best
+
+
+def test_reranker_code_path_reorders_and_rescores(env, tmp_path):
+    """No cross-encoder ships offline, so this loads the packaged MiniLM as a CrossEncoder (its
+    classification head is untrained): it checks loading, scoring and re-ordering, not quality."""
+    from folio.embedding import resolve_model_path
+    from retrieval.rerank import Reranker
+
+    settings, index, embedder = env
+    reranker = Reranker(resolve_model_path("all-MiniLM-L6-v2"))
+    plain = search(index, embedder, settings, "prime the pump", k=3)
+    hits = search(index, embedder, settings, "prime the pump", k=3, reranker=reranker)
+    assert len(hits.passages) == len(plain.passages) > 0
+    scores = [p.score for p in hits.passages]
+    assert scores == sorted(scores, reverse=True)
+    assert {p.chunk.id for p in hits.passages} <= {
+        p.chunk.id for p in search(index, embedder, settings, "prime the pump", k=9).passages
+    }
+
+
+def test_reranker_refuses_a_non_local_model():
+    from retrieval.rerank import Reranker
+
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        Reranker("cross-encoder/ms-marco-MiniLM-L-6-v2")
