@@ -22,6 +22,10 @@ from folio.settings import Settings
 from folio.types import Chunk
 
 CHROMA_COLLECTION = "folio_chunks"
+# Chroma's default ef_search (100) lost whole regions of the graph on the dev index: one query's
+# true 10 nearest chunks were all missing (recall@10 0.97 overall, 0.0 for that query). 400 gave
+# recall@10 1.0 on all dev questions for a fraction of a millisecond per query.
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 400}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -185,12 +189,18 @@ class Index:
                 self._chroma = chromadb.PersistentClient(
                     path=str(self.settings.chroma_dir), settings=chroma_settings
                 )
-            meta = {"hnsw:space": "cosine", "embedding_model": self.model_name}
+            meta = {"embedding_model": self.model_name}
             if self._dim is not None:
                 meta["dim"] = self._dim()
             col = self._chroma.get_or_create_collection(
-                CHROMA_COLLECTION, metadata=meta, embedding_function=None
+                CHROMA_COLLECTION,
+                metadata=meta,
+                configuration={"hnsw": dict(HNSW)},
+                embedding_function=None,
             )
+            hnsw = (col.configuration or {}).get("hnsw") or {}
+            if hnsw.get("ef_search", 0) < HNSW["ef_search"]:
+                col.modify(configuration={"hnsw": {"ef_search": HNSW["ef_search"]}})
             recorded = (col.metadata or {}).get("embedding_model")
             if recorded and recorded != self.model_name:
                 raise IndexMismatch(

@@ -83,6 +83,9 @@ class AskResponse(BaseModel):
     unsupported: list[str] = Field(default_factory=list)
     timings: dict[str, float]
     usage: dict[str, int] | None = None
+    relevance: dict[str, float] = Field(
+        default_factory=dict, description="Signals behind the answerable/refused decision."
+    )
     passages: list[PassageOut]
 
 

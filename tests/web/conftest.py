@@ -72,7 +72,9 @@ def build_index(data_dir: Path, manuals: dict[str, Path]) -> None:
     settings = web_settings(data_dir)
     index, embedder = open_index(settings)
     for path, collection in ((manuals["pump"], "default"), (manuals["router"], "network")):
-        result = ingest_paths([path], settings, index=index, embedder=embedder, collection=collection)
+        result = ingest_paths(
+            [path], settings, index=index, embedder=embedder, collection=collection
+        )
         assert result[0].status == "ingested", result[0].error
     index.close()
 

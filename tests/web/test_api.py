@@ -310,10 +310,14 @@ def test_hostile_file_names_are_never_paths(
     boundary = "b0undary"
     raw_name = "../../../../evil\u202egnp\x00.pdf"
     body = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="file"; filename="{raw_name}"\r\n'
-        "Content-Type: application/pdf\r\n\r\n"
-    ).encode() + pdf.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{raw_name}"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + pdf.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     r = client.post(
         "/api/v1/documents",
         content=body,

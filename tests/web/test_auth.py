@@ -91,7 +91,9 @@ def test_everything_but_health_needs_credentials(client: TestClient) -> None:
         assert r.headers["www-authenticate"].startswith("Bearer")
     r = client.get("/api/v1/documents", headers=bearer("folio_not-a-real-key"))
     assert r.status_code == 401 and "not valid" in r.json()["error"]["message"]
-    assert client.get("/api/v1/documents", headers={"Authorization": "Basic eDp5"}).status_code == 401
+    assert (
+        client.get("/api/v1/documents", headers={"Authorization": "Basic eDp5"}).status_code == 401
+    )
     page = client.get("/manuals", headers={"accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/manuals"
 
@@ -108,9 +110,7 @@ def test_key_restricted_to_a_collection(client: TestClient, keys: dict[str, str]
     assert {d["collection"] for d in docs} == {"network"}
     hits = client.post("/api/v1/search", json={"query": "error E42 overheated"}, headers=h)
     assert {p["collection"] for p in hits.json()["passages"]} <= {"network"}
-    r = client.post(
-        "/api/v1/search", json={"query": "pump", "collections": ["default"]}, headers=h
-    )
+    r = client.post("/api/v1/search", json={"query": "pump", "collections": ["default"]}, headers=h)
     assert r.status_code == 403 and "network" in r.json()["error"]["message"]
     r = client.post(
         "/api/v1/ask",

@@ -24,7 +24,7 @@ from web.routes.deps import (
 from web.runtime import Runtime
 from web.services.auth import SESSION_COOKIE, Principal, check_login
 from web.services.manuals import reindex
-from web.services.text import highlight, query_terms
+from web.services.text import highlight, query_terms, reflow
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -262,6 +262,6 @@ async def passage_fragment(
     page = view.chunk.page_start
     return render(
         request, "partials/passage.html", rt, principal,
-        view=view, n=n, body=highlight(view.text, query_terms(q)),
+        view=view, n=n, body=highlight(reflow(view.text), query_terms(q)),
         url=f"/files/{view.doc.id}" + (f"#page={page}" if page and view.doc.kind == "pdf" else ""),
     )  # fmt: skip

@@ -49,7 +49,7 @@ class EngineService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.conn: LLMConnection | None = None
-        self.status = EngineStatus("off", None, "retrieval-only (started without an engine)", 0)
+        self.status = EngineStatus("off", None, "started with --no-engine", 0)
         self._tasks: list[asyncio.Task] = []
 
     @property

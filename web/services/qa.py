@@ -159,11 +159,14 @@ def _finish(
     elif retrieval_only:
         notice = "Retrieval only: these are the best-matching passages; no answer was written."
     elif engine_failed:
-        if answer.error_type in ENGINE_ERROR_TYPES or rt.engine.client is None:
-            reason = answer.error if rt.engine.client is not None else rt.engine.status.describe()
+        status = rt.engine.status
+        if rt.engine.client is None and status.state == "starting":
+            notice = "The answer engine is still starting"
+        elif rt.engine.client is None:
+            notice = f"No answer engine is running ({status.note})"
         else:
-            reason = answer.error or "the engine failed"
-        notice = f"No answer could be written ({reason}). The passages below are the best matches."
+            notice = f"The answer engine failed: {answer.error or 'no reason given'}"
+        notice += ". Here are the best-matching passages instead of a written answer."
     if answer.error_type:
         rt.metrics.engine_errors.labels(answer.error_type).inc()
         if rt.engine.client is not None and answer.error_type in ENGINE_ERROR_TYPES:
@@ -196,6 +199,7 @@ def answer_body(answer_id: str, answer: Answer, notice: str | None) -> dict[str,
         "unsupported": answer.unsupported,
         "timings": {k: round(v, 1) for k, v in answer.timings.items()},
         "usage": answer.usage,
+        "relevance": answer.relevance,
         "passages": [passage_out(passage_dict(p), i) for i, p in enumerate(answer.passages, 1)],
     }
 

@@ -26,6 +26,15 @@ def query_terms(question: str, limit: int = 12) -> list[str]:
     return sorted(words, key=len, reverse=True)[:limit]
 
 
+_SOFT_BREAK = re.compile(r"(?<=[^\n.:;!?])\n(?![ \t]*(?:[-•*▪]|\d+[.)]|\n))")
+
+
+def reflow(text: str) -> str:
+    """Join the line breaks a PDF puts mid-sentence; keep breaks after sentences, before list
+    items and between paragraphs, so steps stay steps."""
+    return _SOFT_BREAK.sub(" ", text)
+
+
 def highlight(text: str, terms: list[str]) -> Markup:
     """`text` escaped, with whole-word (or word-prefix) matches of `terms` in <mark>."""
     if not terms:

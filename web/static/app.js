@@ -11,6 +11,8 @@
     if (text !== undefined) e.textContent = text;
     return e;
   };
+  // Join mid-sentence PDF line breaks; keep sentence ends, list items and paragraphs.
+  const reflow = (t) => t.replace(/(?<=[^\n.:;!?])\n(?![ \t]*(?:[-•*▪]|\d+[.)]|\n))/g, " ");
   const ms = (v) => (v == null ? "–" : v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 
   // Server-sent events over fetch: EventSource cannot POST a question and its history.
@@ -287,7 +289,8 @@
     const card = el("div", "passage-card");
     const head = el("p", "passage-head");
     head.append(chip(p), " ", el("strong", "", p.title), " ", el("span", "muted", p.locator));
-    const body = p.text.length > 360 ? p.text.slice(0, 360) + "…" : p.text;
+    const text = reflow(p.text);
+    const body = text.length > 360 ? text.slice(0, 360) + "…" : text;
     card.append(head, el("p", "passage-snippet", body));
     return card;
   }

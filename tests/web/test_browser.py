@@ -1,0 +1,167 @@
+"""The web UI in a real browser: Debian's chromium driven by Playwright against uvicorn.
+
+Upload a generated PDF on /manuals, watch the job reach done, ask on /, see the streamed
+(retrieval-only) answer with citation chips, open a passage and its page link. Screenshots go
+to test-artifacts/ (gitignored) for a human look, at desktop width and at 375 px.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import make_pdf
+from tests.web.conftest import LiveServer, web_settings
+from web.app import create_app
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not CHROMIUM.exists():
+    pytest.skip("browser tests need Debian chromium at /usr/bin/chromium", allow_module_level=True)
+if importlib.util.find_spec("playwright") is None:
+    pytest.skip("browser tests need playwright (pip install playwright)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("browser") / "index"
+    live = LiveServer(create_app(web_settings(data_dir))).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    yield pg
+    context.close()
+    assert not errors, f"browser errors: {errors}"
+
+
+def test_upload_ask_cite_open(server: LiveServer, page: Page, tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pdf = make_pdf(
+        tmp_path / "chiller-c5.pdf",
+        [
+            "Chiller C5 operating manual. Read the safety notes before servicing.",
+            "Alarm A7 means the condenser fan has stalled. Clean the fan guard and restart "
+            "the chiller with the green button.",
+            "Refrigerant charge: only certified technicians may open the refrigerant circuit.",
+        ],
+        title="Chiller C5 Manual",
+    )
+    page.goto(server.url + "/manuals")
+    expect(page.get_by_role("heading", name="Manuals")).to_be_visible()
+    page.set_input_files("#file-input", str(pdf))
+    job = page.locator(".job").first
+    expect(job).to_have_attribute("data-status", "done", timeout=120_000)
+    expect(job).to_contain_text("3 pages")
+    row = page.locator("tr.doc").first  # the library refreshes itself when the job is done
+    expect(row).to_contain_text("Chiller C5 Manual", timeout=10_000)
+    expect(row).to_contain_text("Ready")
+    page.screenshot(path=str(ARTIFACTS / "manuals.png"), full_page=True)
+
+    page.goto(server.url + "/")
+    expect(page.locator("#status")).to_contain_text("retrieval-only")
+    question = page.get_by_label("Your question")
+    question.fill("What does alarm A7 mean?")
+    question.press("Enter")
+    turn = page.locator(".turn").last
+    expect(turn).to_have_class(re.compile(r"\bdone\b"), timeout=60_000)
+    expect(turn.locator(".notice")).to_contain_text("best-matching passages")
+    chips = turn.locator(".answer button.chip")
+    expect(chips.first).to_be_visible()
+    expect(turn.locator(".source-list .chip").first).to_contain_text("Chiller C5 Manual, p. 2")
+    page.screenshot(path=str(ARTIFACTS / "ask.png"), full_page=True)
+
+    chips.first.click()
+    panel = page.locator("#panel")
+    expect(panel).to_be_visible()
+    expect(panel.locator("#panel-title")).to_contain_text("Chiller C5 Manual")
+    expect(panel.locator("mark").first).to_be_visible()
+    link = panel.get_by_role("link", name=re.compile("Open page 2"))
+    expect(link).to_have_attribute("href", re.compile(r"^/files/[0-9a-f]+#page=2$"))
+    page.screenshot(path=str(ARTIFACTS / "ask-panel.png"), full_page=True)
+    response = page.request.get(server.url + link.get_attribute("href").split("#")[0])
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+
+    # A follow-up keeps the conversation; New chat clears it.
+    question.fill("And how do I restart it?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    expect(page.locator(".turn")).to_have_count(2)
+    expect(page.locator(".turn").last).to_have_class(re.compile(r"\bdone\b"), timeout=60_000)
+    page.get_by_role("button", name="New chat").click()
+    expect(page.locator(".turn")).to_have_count(0)
+
+
+def test_narrow_screen_and_markup_safety(server: LiveServer, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 780})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server.url + "/")
+    question = page.get_by_label("Your question")
+    question.fill("What does <b>alarm A7</b> mean?")
+    question.press("Enter")
+    turn = page.locator(".turn").last
+    expect(turn).to_have_class(re.compile(r"\bdone\b"), timeout=60_000)
+    expect(turn.locator(".q")).to_have_text("What does <b>alarm A7</b> mean?")
+    expect(turn.locator(".q b")).to_have_count(0)  # shown as text, not parsed as HTML
+    assert dialogs == []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"horizontal scroll at 375 px: {width}"
+    turn.locator(".answer button.chip").first.click()
+    expect(page.locator("#panel")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "ask-375.png"), full_page=False)
+    page.goto(server.url + "/manuals")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=str(ARTIFACTS / "manuals-375.png"), full_page=True)
+    context.close()
+
+
+def test_keyboard_only(server: LiveServer, page: Page) -> None:
+    page.goto(server.url + "/")
+    page.keyboard.press("Tab")  # skip link first
+    expect(page.locator(".skip")).to_be_focused()
+    page.get_by_label("Your question").focus()
+    page.keyboard.type("condenser fan alarm")
+    page.keyboard.press("Enter")
+    turn = page.locator(".turn").last
+    expect(turn).to_have_class(re.compile(r"\bdone\b"), timeout=60_000)
+    chip = turn.locator(".answer button.chip").first
+    chip.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#panel-title")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(chip).to_be_focused()
