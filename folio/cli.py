@@ -85,14 +85,16 @@ def ingest(
 
     import time
 
-    started = time.perf_counter()
+    started: list[float] = []  # the clock starts with the first embedded batch, not at load
 
     def on_progress(p) -> None:
+        if not started:
+            started.append(time.perf_counter())
         if p.phase:
             if p.file not in current:
                 current[p.file] = bar.add_task(p.file, total=p.pages_total or None, stats="")
             task = current[p.file]
-            elapsed = max(time.perf_counter() - started, 1e-6)
+            elapsed = max(time.perf_counter() - started[0], 1e-6)
             pages = totals["pages"] + p.pages_done
             chunks = totals["chunks"] + p.chunks_done
             bar.update(
@@ -361,6 +363,9 @@ def evaluate(
             if r.status == "failed":
                 err.print(f"[yellow]{r.name}: {r.error}[/]")
     conn = LLMConnection(None) if retrieval_only else connect_llm(settings)
+    if not retrieval_only and conn.client is None:
+        err.print(f"[red]error:[/] {conn.note}. Use --retrieval-only to score retrieval alone.")
+        raise typer.Exit(2)
     answerer = Answerer(settings, index, embedder, conn.client, open_reranker(settings))
     run = []
 

@@ -85,7 +85,12 @@ class Settings(BaseSettings):
     system_prompt: str | None = Field(None, description="Operator preamble; contract is fixed.")
 
     # --- local engine (llama.cpp server through xllamacpp) -----------------------------------
-    engine_model_path: Path | None = None
+    engine_model_path: Path | None = Field(
+        None, description="Any GGUF file; unset = the default model in engine_dir."
+    )
+    engine_dir: Path = Field(
+        Path("data/engine"), description="Where `folio engine --install` puts the default model."
+    )
     engine_host: str = "127.0.0.1"
     engine_port: int = 8088
     engine_threads: int = 1

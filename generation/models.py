@@ -61,18 +61,15 @@ class InvalidModelFile(ValueError):
 
 
 def default_model_path(settings: Settings) -> Path:
-    """The engine's model: the configured path, else data/engine/<default>.gguf.
-
-    data/engine sits next to the index directory (data/index) so that `make clean` and
-    .gitignore treat both alike.
-    """
+    """The engine's model: the configured path, else <engine_dir>/<default>.gguf."""
     if settings.engine_model_path is not None:
         return settings.engine_model_path
     return engine_dir(settings) / f"{DEFAULT_MODEL}.gguf"
 
 
 def engine_dir(settings: Settings) -> Path:
-    return settings.data_dir.parent / "engine"
+    """Models live apart from any one index, so every --data-dir shares them."""
+    return settings.engine_dir
 
 
 # --- installing -----------------------------------------------------------------------------

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.engine
 pytest.importorskip("xllamacpp", reason="the local engine needs xllamacpp (pip install .[engine])")
 
 ROOT = Path(__file__).resolve().parent.parent
-QWEN = default_model_path(Settings(data_dir=ROOT / "data" / "index"))
+QWEN = default_model_path(Settings(engine_dir=ROOT / "data" / "engine"))
 PAGES = [
     "Orion P-7 centrifugal pump. Installation and operation manual.",
     "Safety. Disconnect power before opening the terminal box.",
