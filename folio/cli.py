@@ -397,10 +397,18 @@ def evaluate(
         row["latency_ms"] = round((time.perf_counter() - t) * 1000, 1)
         return row
 
+    sink = None
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        sink = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - written line by line
+
     async def run_all():
         for i, q in enumerate(qs, 1):
             row = await one(q)
             run.append(row)
+            if sink:
+                sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                sink.flush()
             err.print(f"[dim]{i}/{len(qs)} {q['id']} {row['latency_ms']:.0f} ms[/]")
         if conn.client is not None:
             await conn.client.aclose()
@@ -409,11 +417,8 @@ def evaluate(
         asyncio.run(run_all())
     finally:
         conn.close()
-    if out_path:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(out_path, "w", encoding="utf-8") as f:
-            for row in run:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if sink:
+            sink.close()
     out.print(format_scores(score_run(qs, run)), highlight=False)
 
 
