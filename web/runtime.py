@@ -14,6 +14,7 @@ from folio.embedding import Embedder
 from folio.index import Index
 from folio.settings import Settings
 from web.metrics import Metrics
+from web.services.batching import BatchingEmbedder
 from web.services.auth import LoginThrottle, SessionSigner, Users, auth_enabled
 from web.services.engine import EngineService
 from web.services.jobs import JobService
@@ -23,7 +24,9 @@ from web.services.store import Store
 
 log = logging.getLogger("folio.web")
 
-QUERY_THREADS = 4  # searches in flight; more would only queue on two cores
+# Searches in flight. More threads than cores, so that concurrent queries reach the batching
+# embedder together (one model call for all of them) instead of queueing before it.
+QUERY_THREADS = 8
 
 
 def server_settings(settings: Settings) -> Settings:
@@ -37,7 +40,7 @@ class Runtime:
     settings: Settings
     store: Store
     metrics: Metrics
-    embedder: Embedder
+    embedder: BatchingEmbedder
     pool: IndexPool
     library: Library
     jobs: JobService
@@ -55,7 +58,9 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         settings = server_settings(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        embedder = Embedder(settings.embedding_model, device=settings.embedding_device)
+        embedder = BatchingEmbedder(
+            Embedder(settings.embedding_model, device=settings.embedding_device)
+        )
         pool = IndexPool(
             lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
         )
@@ -116,5 +121,6 @@ class Runtime:
         await asyncio.to_thread(self.jobs.stop)
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
+        self.embedder.close()
         self.pool.close()
         self.store.close()

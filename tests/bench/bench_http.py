@@ -93,7 +93,9 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     raise SystemExit("server did not start")
 
 
-async def load(base: str, clients: int, duration: float, qs: list[str]) -> dict:
+async def load(
+    base: str, clients: int, duration: float, qs: list[str], unique: bool = True
+) -> dict:
     results: dict[str, list[float]] = {"search": [], "ask": []}
     errors: list[str] = []
     stop = time.monotonic() + duration
@@ -104,6 +106,8 @@ async def load(base: str, clients: int, duration: float, qs: list[str]) -> dict:
             n = 0
             while time.monotonic() < stop:
                 q = rnd.choice(qs)
+                if unique:  # defeat the query-vector cache: every text is new
+                    q = f"{q} (case {i}-{n})"
                 kind = "search" if n % 2 == 0 else "ask"
                 n += 1
                 body = (
@@ -157,24 +161,34 @@ def main() -> int:
     ap.add_argument("--ingest-pages", type=int, default=120)
     ap.add_argument("--corpus", type=Path, default=None, help="folder of manuals to ingest first")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    ap.add_argument(
+        "--data-dir", type=Path, default=None, help="an existing index to serve (no ingest)"
+    )
+    ap.add_argument(
+        "--repeat-queries",
+        action="store_true",
+        help="reuse the question set verbatim (query-vector cache hits); default: every "
+        "request's text is unique, so each one pays for its embedding",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="folio-bench-http-"))
-    data_dir = tmp / "index"
-    corpus = args.corpus or next((p for p in DEV_CORPUS if any(p.glob("*.pdf"))), None)
-    if corpus is None:
-        corpus = tmp / "corpus"
-        corpus.mkdir()
-        make_pdf(corpus / "generated.pdf", generated_pages(60, seed=1), title="Generated manual")
-    print(f"indexing {corpus} into {data_dir} …", flush=True)
-    t = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "folio", "--data-dir", str(data_dir), "ingest", str(corpus)],
-        cwd=ROOT,
-        check=False,
-        stdout=subprocess.DEVNULL,
-    )
-    print(f"  indexed in {time.perf_counter() - t:.0f} s", flush=True)
+    data_dir = args.data_dir or tmp / "index"
+    if args.data_dir is None:
+        corpus = args.corpus or next((p for p in DEV_CORPUS if any(p.glob("*.pdf"))), None)
+        if corpus is None:
+            corpus = tmp / "corpus"
+            corpus.mkdir()
+            make_pdf(corpus / "generated.pdf", generated_pages(60, seed=1), title="Generated")
+        print(f"indexing {corpus} into {data_dir} …", flush=True)
+        t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "folio", "--data-dir", str(data_dir), "ingest", str(corpus)],
+            cwd=ROOT,
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"  indexed in {time.perf_counter() - t:.0f} s", flush=True)
 
     proc = start_server(data_dir, args.port)
     base = f"http://127.0.0.1:{args.port}"
@@ -185,7 +199,9 @@ def main() -> int:
         qs = questions()
         asyncio.run(load(base, 4, 5, qs))  # warm-up
         print(f"load: {args.clients} clients for {args.duration:.0f} s …", flush=True)
-        out = asyncio.run(load(base, args.clients, args.duration, qs))
+        out = asyncio.run(
+            load(base, args.clients, args.duration, qs, unique=not args.repeat_queries)
+        )
         total = sum(len(v) for v in out["results"].values())
         print(f"  throughput {total / out['elapsed']:.1f} req/s ({total} ok)")
         for kind, lat in out["results"].items():
@@ -217,7 +233,7 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(30)
-        if not args.keep:
+        if not args.keep and args.data_dir is None:
             shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 

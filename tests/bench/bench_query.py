@@ -5,14 +5,14 @@
 Measures query embedding + dense + BM25 + fusion + expansion for every question of the dev set
 against an index of the dev corpus (built into a temporary directory unless --data-dir points at
 one), then adds synthetic filler chunks (random unit vectors, text drawn from the corpus'
-vocabulary) until the index holds --scale chunks, and measures again.
+chunks' own text, cycled, so term frequencies stay those of real manuals) until the index holds
+--scale chunks, and measures again.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import shutil
 import statistics
 import sys
@@ -58,11 +58,9 @@ def measure(index, embedder, settings, questions: list[str], repeat: int) -> dic
 
 
 def add_filler(index, embedder, target: int) -> int:
-    rows = index.db.execute("SELECT text FROM chunks LIMIT 2000").fetchall()
-    vocab = [w for (t,) in rows for w in t.split() if w.isalpha()]
+    texts = [t for (t,) in index.db.execute("SELECT text FROM chunks")]
     have = index.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     need = target - have
-    rng = random.Random(7)
     nrng = np.random.default_rng(7)
     per_doc = 5000
     made = 0
@@ -77,7 +75,7 @@ def add_filler(index, embedder, target: int) -> int:
         for start in range(0, n, 1000):
             chunks = []
             for i in range(start, min(start + 1000, n)):
-                text = " ".join(rng.choices(vocab, k=150))
+                text = texts[(made + i) % len(texts)]
                 chunks.append(
                     Chunk(f"{doc.id}-{i:06d}", doc.id, i, text, i // 3 + 1, i // 3 + 1, None,
                           None, "", 0, len(text), 200)
