@@ -473,8 +473,12 @@ def run() -> None:  # pragma: no cover - console entry for `python -m folio`
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default FOLIO_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default FOLIO_PORT, 8000).")
+    ] = None,
     no_engine: Annotated[
         bool, typer.Option("--no-engine", help="Do not connect or start an LLM: passages only.")
     ] = False,

@@ -14,8 +14,8 @@ from folio.embedding import Embedder
 from folio.index import Index
 from folio.settings import Settings
 from web.metrics import Metrics
-from web.services.batching import BatchingEmbedder
 from web.services.auth import LoginThrottle, SessionSigner, Users, auth_enabled
+from web.services.batching import BatchingEmbedder
 from web.services.engine import EngineService
 from web.services.jobs import JobService
 from web.services.keys import KeyVerifier

@@ -228,6 +228,22 @@ def test_upload_job_list_open_delete(client: TestClient, tmp_path: Path) -> None
     )
 
 
+def test_several_files_in_one_upload(client: TestClient, tmp_path: Path) -> None:
+    files = [
+        ("file", ("a.md", b"# Fan F1\n\nOil the fan bearing yearly.\n", "text/markdown")),
+        ("file", ("b.txt", b"Heater H2: descale the element every spring.\n", "text/plain")),
+    ]
+    r = client.post("/api/v1/documents", params={"collection": "multi"}, files=files)
+    assert r.status_code == 202, r.text
+    jobs = r.json()["jobs"]
+    assert [j["name"] for j in jobs] == ["a.md", "b.txt"]
+    assert all(wait_job(client, j["id"])["status"] == "done" for j in jobs)
+    docs = client.get("/api/v1/documents", params={"collection": "multi"}).json()["documents"]
+    assert sorted(d["file"] for d in docs) == ["a.md", "b.txt"]
+    for d in docs:
+        client.delete(f"/api/v1/documents/{d['id']}")
+
+
 def test_reindex_keeps_the_document(client: TestClient) -> None:
     doc_id = _doc_id(client, "netgate-r7.pdf")
     r = client.post(f"/api/v1/documents/{doc_id}/reindex")

@@ -165,3 +165,54 @@ def test_keyboard_only(server: LiveServer, page: Page) -> None:
     expect(page.locator("#panel-title")).to_be_focused()
     page.keyboard.press("Escape")
     expect(chip).to_be_focused()
+
+
+def test_login_then_upload_and_ask_with_csrf(browser: Browser, tmp_path_factory) -> None:
+    """Auth on: the login form, then htmx and fetch requests carry the session's CSRF token."""
+    from web.services.auth import hash_password
+
+    data_dir = tmp_path_factory.mktemp("browser-auth") / "index"
+    settings = web_settings(
+        data_dir, auth=True, auth_user="alice", auth_password_hash=hash_password("pw-for-alice")
+    )
+    live = LiveServer(create_app(settings)).start()
+    try:
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+        page = context.new_page()
+        page.goto(live.url + "/manuals")
+        expect(page).to_have_url(re.compile(r"/login\?next=/manuals$"))
+        page.get_by_label("User name").fill("alice")
+        page.get_by_label("Password").fill("wrong")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
+        page.get_by_label("Password").fill("pw-for-alice")
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(live.url + "/manuals")
+        manual = tmp_path_factory.mktemp("m") / "dryer-notes.md"
+        manual.write_text(
+            "# Dryer D2\n\n## Lint filter\n\nClean the lint filter after every cycle; a full "
+            "filter makes the dryer stop with code F3.\n",
+            encoding="utf-8",
+        )
+        page.set_input_files("#file-input", str(manual))
+        expect(page.locator(".job").first).to_have_attribute("data-status", "done", timeout=90_000)
+        page.once("dialog", lambda d: d.accept())
+        page.locator("tr.doc").first.get_by_role("button", name="Re-index").click()
+        expect(page.locator(".job")).to_have_count(2)
+        expect(page.locator(".job").first).to_have_attribute("data-status", "done", timeout=90_000)
+        page.get_by_role("link", name="Ask").click()
+        page.get_by_label("Your question").fill("How often should I clean the dryer lint filter?")
+        page.get_by_label("Your question").press("Enter")
+        turn = page.locator(".turn").last
+        expect(turn).to_have_class(re.compile(r"\bdone\b"), timeout=60_000)
+        expect(turn.locator(".answer")).to_contain_text("lint filter")
+        page.get_by_role("link", name="Manuals").click()
+        page.once("dialog", lambda d: d.accept())
+        page.locator("tr.doc").first.get_by_role("button", name="Delete").click()
+        expect(page.locator("#documents")).to_contain_text("No manuals yet")
+        expect(page.locator(".flash")).to_contain_text("Deleted Dryer D2")
+        page.get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(re.compile(r"/login"))
+        context.close()
+    finally:
+        live.stop()

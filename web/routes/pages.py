@@ -43,7 +43,7 @@ RT = Depends(get_rt)
 def _ms(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value / 1000:.1f} s" if value >= 10000 else f"{value:.0f} ms"
+    return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
 
 
 templates.env.filters["ms"] = _ms
@@ -135,7 +135,7 @@ async def login_page(request: Request, next: str = "/", rt: Runtime = RT):  # no
         return RedirectResponse("/", 303)
     return render(
         request, "login.html", rt, None, next=_safe_next(next), error=None,
-        no_users=not rt.users.all(),
+        no_users=not rt.users.all(), username="",
     )  # fmt: skip
 
 
@@ -163,6 +163,7 @@ async def login(
         return render(
             request, "login.html", rt, None, 401, next=_safe_next(next),
             error="Wrong user name or password.", no_users=not rt.users.all(),
+            username=username.strip(),
         )  # fmt: skip
     rt.throttle.succeeded(client)
     value, _ = rt.sessions.issue(user.name)

@@ -49,6 +49,7 @@ class EngineService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.conn: LLMConnection | None = None
+        self.model: str | None = None  # shown to people: the model file, or the remote's name
         self.status = EngineStatus("off", None, "started with --no-engine", 0)
         self._tasks: list[asyncio.Task] = []
 
@@ -79,8 +80,13 @@ class EngineService:
             self.status = EngineStatus("off", None, conn.note, time.time())
             log.warning("no LLM engine; answering retrieval-only", extra={"note": conn.note})
             return
-        self.status = EngineStatus("up", conn.client.model, conn.note, time.time())
-        log.info("LLM connected", extra={"note": conn.note, "model": conn.client.model})
+        self.model = conn.client.model
+        if conn.engine is not None or not self.settings.llm_base_url:  # ours: name its file
+            from generation.models import default_model_path
+
+            self.model = default_model_path(self.settings).stem
+        self.status = EngineStatus("up", self.model, conn.note, time.time())
+        log.info("LLM connected", extra={"note": conn.note, "model": self.model})
         self._tasks.append(asyncio.create_task(self._watch()))
 
     async def _watch(self) -> None:
@@ -103,12 +109,10 @@ class EngineService:
             self._set(ok, error)
 
     def _set(self, ok: bool, error: str | None = None) -> None:
-        client = self.client
-        assert client is not None
         note = self.conn.note if self.conn else ""
         if not ok and error:
             note = error
-        self.status = EngineStatus("up" if ok else "down", client.model, note, time.time())
+        self.status = EngineStatus("up" if ok else "down", self.model, note, time.time())
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -194,24 +194,23 @@ class JobService:
         if live is not None:
             return live
         row = self.store.db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return Job(**dict(row)) if row else None
+        return _job(row) if row else None
 
     def recent(self, collections: frozenset[str] | None = None, limit: int = 20) -> list[Job]:
         """Active jobs and those finished in the last day, newest first."""
         rows = self.store.db.execute(
-            "SELECT * FROM jobs WHERE status IN ('queued','running') OR created_at > ?"
-            " ORDER BY created_at DESC LIMIT ?",
+            "SELECT * FROM jobs WHERE status IN ('queued','running')"
+            " OR (created_at > ? AND dismissed = 0) ORDER BY created_at DESC LIMIT ?",
             (time.time() - 86400, limit),
         )
-        jobs = [self._live.get(r["id"]) or Job(**dict(r)) for r in rows]
+        jobs = [self._live.get(r["id"]) or _job(r) for r in rows]
         return [j for j in jobs if collections is None or j.collection in collections]
 
     def dismiss_finished(self, collections: frozenset[str] | None = None) -> None:
+        """Hide finished jobs from the list (they stay in the table)."""
         for job in self.recent(collections, limit=1000):
             if not job.active:
-                self.store.db.execute(
-                    "UPDATE jobs SET created_at=created_at-86400 WHERE id=?", (job.id,)
-                )
+                self.store.db.execute("UPDATE jobs SET dismissed=1 WHERE id=?", (job.id,))
 
     def queued_count(self) -> int:
         row = self.store.db.execute("SELECT COUNT(*) FROM jobs WHERE status='queued'").fetchone()
@@ -306,7 +305,8 @@ class JobService:
         if result.status == "unchanged":
             detail = "already in the index (same content): nothing to do"
         else:
-            detail = f"done: {result.pages or 0} pages, {result.chunks} passages"
+            pages = f"{result.pages} page{'s' * (result.pages != 1)}, " if result.pages else ""
+            detail = f"done: {pages}{result.chunks} passage{'s' * (result.chunks != 1)}"
             self.metrics.ingest_pages.inc(result.pages or 0)
             self.metrics.ingest_chunks.inc(result.chunks)
         self._finish(job, "done", detail=detail)
@@ -329,3 +329,9 @@ class JobService:
         cols = ", ".join(f"{k}=?" for k in fields)
         with self.store.tx() as db:
             db.execute(f"UPDATE jobs SET {cols} WHERE id=?", [*fields.values(), job_id])
+
+
+def _job(row) -> Job:
+    data = dict(row)
+    data.pop("dismissed", None)
+    return Job(**data)

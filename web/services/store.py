@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     upload_path TEXT,
     created_at REAL NOT NULL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    dismissed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 CREATE TABLE IF NOT EXISTS answers (

@@ -26,13 +26,25 @@ def query_terms(question: str, limit: int = 12) -> list[str]:
     return sorted(words, key=len, reverse=True)[:limit]
 
 
-_SOFT_BREAK = re.compile(r"(?<=[^\n.:;!?])\n(?![ \t]*(?:[-•*▪]|\d+[.)]|\n))")
+_LIST_ITEM = re.compile(r"^\s*(?:[-•*▪]|\d+[.)])\s")
+_SENTENCE_END = re.compile(r"[.:;!?]\s*$")
 
 
 def reflow(text: str) -> str:
-    """Join the line breaks a PDF puts mid-sentence; keep breaks after sentences, before list
-    items and between paragraphs, so steps stay steps."""
-    return _SOFT_BREAK.sub(" ", text)
+    """Join the line breaks a PDF puts inside sentences: after a long line that does not end a
+    sentence, unless a list item follows. Headings (short lines), steps and paragraphs keep
+    their breaks."""
+    lines = text.split("\n")
+    out = [lines[0]]
+    for prev, line in zip(lines, lines[1:], strict=False):
+        soft = (
+            len(prev.strip()) >= 30
+            and not _SENTENCE_END.search(prev)
+            and line.strip()
+            and not _LIST_ITEM.match(line)
+        )
+        out.append((" " if soft else "\n") + line)
+    return "".join(out)
 
 
 def highlight(text: str, terms: list[str]) -> Markup:

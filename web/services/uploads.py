@@ -133,7 +133,10 @@ async def _parse(
                 fail(UploadError(413, "too_many_files", f"at most {max_files} files per upload"))
                 return
             raw = opts[b"filename"].decode("utf-8", errors="replace")
-            path = received.tmp_dir / uuid.uuid4().hex
+            suffix = Path(display_name(raw)).suffix.lower()  # sniff breaks text/Markdown ties
+            if not re.fullmatch(r"\.[a-z0-9]{1,10}", suffix):
+                suffix = ""
+            path = received.tmp_dir / (uuid.uuid4().hex + suffix)
             received.files.append(ReceivedFile(raw, path, 0))
             state["file"] = open(path, "wb")  # noqa: SIM115 - closed in on_part_end
 

@@ -11,9 +11,19 @@
     if (text !== undefined) e.textContent = text;
     return e;
   };
-  // Join mid-sentence PDF line breaks; keep sentence ends, list items and paragraphs.
-  const reflow = (t) => t.replace(/(?<=[^\n.:;!?])\n(?![ \t]*(?:[-•*▪]|\d+[.)]|\n))/g, " ");
-  const ms = (v) => (v == null ? "–" : v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+  // Join the breaks a PDF puts inside sentences (after a long line without a full stop, not
+  // before a list item); headings, steps and paragraphs keep theirs. Same rule as text.reflow.
+  const reflow = (t) => {
+    const lines = t.split("\n");
+    let out = lines[0];
+    for (let i = 1; i < lines.length; i++) {
+      const prev = lines[i - 1];
+      const soft = prev.trim().length >= 30 && !/[.:;!?]\s*$/.test(prev) && lines[i].trim() && !/^\s*([-•*▪]|\d+[.)])\s/.test(lines[i]);
+      out += (soft ? " " : "\n") + lines[i];
+    }
+    return out;
+  };
+  const ms = (v) => (v == null ? "–" : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 
   // Server-sent events over fetch: EventSource cannot POST a question and its history.
   async function* sse(response) {
@@ -58,8 +68,9 @@
   const panel = document.getElementById("panel");
   let lastChip = null;
 
-  function chip(p, label) {
-    const b = el("button", "chip", label || `[${p.n}]`);
+  function chip(p, long) {
+    const b = el("button", long ? "chip source" : "chip", long ? undefined : `[${p.n}]`);
+    if (long) b.append(el("span", "chip-n", `[${p.n}]`), el("span", "chip-title", p.title), el("span", "chip-loc", `, ${p.locator}`));
     b.type = "button";
     b.dataset.chunk = p.chunk_id;
     b.dataset.n = p.n;
@@ -110,6 +121,7 @@
     const max = Number(form.dataset.max);
     let history = [];
     let busy = false;
+    let inflight = null; // AbortController of the answer being streamed
 
     q.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -118,6 +130,7 @@
       }
     });
     document.getElementById("new-chat").addEventListener("click", () => {
+      if (inflight) inflight.abort();
       history = [];
       conv.querySelectorAll(".turn").forEach((t) => t.remove());
       intro.hidden = false;
@@ -140,16 +153,18 @@
       conv.append(turn);
       turn.scrollIntoView({ block: "start", behavior: "smooth" });
       q.value = "";
+      const controller = (inflight = new AbortController());
       try {
-        const answer = await ask(text, turn);
-        if (answer) history.push({ role: "user", content: text }, { role: "assistant", content: answer.answer || "(passages only)" });
+        const answer = await ask(text, turn, controller.signal);
+        if (answer && !controller.signal.aborted) history.push({ role: "user", content: text }, { role: "assistant", content: answer.answer || "(passages only)" });
       } finally {
+        if (inflight === controller) inflight = null;
         busy = false;
         btn.disabled = false;
       }
     });
 
-    async function ask(text, turn) {
+    async function ask(text, turn, signal) {
       const status = turn.querySelector(".turn-status");
       const answerBox = turn.querySelector(".answer");
       const coll = form.querySelector("#collection").value;
@@ -160,8 +175,10 @@
           method: "POST",
           headers: withCsrf({ "Content-Type": "application/json", Accept: "text/event-stream" }),
           body: JSON.stringify({ question: text, history: history.slice(-12), collections: coll ? [coll] : null }),
+          signal,
         });
       } catch {
+        if (signal.aborted) return null;
         return fail(turn, "Folio cannot be reached. Check the connection and ask again.");
       }
       if (!res.ok) {
@@ -202,7 +219,7 @@
           }
         }
       } catch {
-        /* fall through: the stream broke */
+        if (signal.aborted) return null; // New chat: the turn is gone already
       } finally {
         if (timer) clearInterval(timer);
       }
@@ -225,7 +242,7 @@
     list.replaceChildren(
       ...passages.map((p) => {
         const li = el("li");
-        li.append(chip(p, `[${p.n}] ${p.title}, ${p.locator}`));
+        li.append(chip(p, true));
         return li;
       })
     );
@@ -244,6 +261,7 @@
       notice.hidden = false;
       notice.textContent = data.notice;
     }
+    if (data.refused) turn.querySelector(".sources-label").textContent = "Closest passages";
     if (data.mode === "retrieval-only") {
       turn.classList.add("retrieval-only");
       answerBox.replaceChildren(...data.passages.map(passageCard));
