@@ -110,9 +110,7 @@ def test_answer_streams_and_cites_the_real_page(manual_index, qwen_engine):
 
 def test_cli_ask_streams_answer_with_sources(manual_index, qwen_engine):
     settings = manual_index[0]
-    env = _env(
-        settings, FOLIO_LLM_BASE_URL=qwen_engine.base_url, FOLIO_LLM_MODEL=qwen_engine.model
-    )
+    env = _env(settings, FOLIO_LLM_BASE_URL=qwen_engine.base_url, FOLIO_LLM_MODEL=qwen_engine.model)
     proc = subprocess.run(
         [sys.executable, "-m", "folio", "ask", "--json", "How do I prime the pump?"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
