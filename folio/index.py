@@ -358,8 +358,6 @@ class Index:
         self, vector: np.ndarray, k: int, collections: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest ready chunks."""
-        if self.collection.count() == 0:
-            return []
         where = _where(collections)
         res = self.collection.query(
             query_embeddings=[vector.tolist()],
