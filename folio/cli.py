@@ -527,7 +527,7 @@ def _key_store():
 
 @keys_app.command("create")
 def keys_create(
-    name: Annotated[str, typer.Argument(help="What the key is for, e.g. wiki.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="What the key is for, e.g. wiki.")],
     collections: Annotated[
         str | None, typer.Option("--collections", help="Comma-separated; default all.")
     ] = None,

@@ -37,11 +37,11 @@ def _cli(data_dir: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def keys(data_dir: Path) -> dict[str, str]:
     return {
-        "all": _cli(data_dir, "keys", "create", "ops").strip().splitlines()[-1],
-        "network": _cli(data_dir, "keys", "create", "wiki", "--collections", "network")
+        "all": _cli(data_dir, "keys", "create", "--name", "ops").strip().splitlines()[-1],
+        "network": _cli(data_dir, "keys", "create", "--name", "wiki", "--collections", "network")
         .strip()
         .splitlines()[-1],
-        "reader": _cli(data_dir, "keys", "create", "reader", "--read-only")
+        "reader": _cli(data_dir, "keys", "create", "--name", "reader", "--read-only")
         .strip()
         .splitlines()[-1],
     }
@@ -71,7 +71,9 @@ def test_keys_are_stored_hashed_and_listed(data_dir: Path, keys: dict[str, str])
     assert keys["all"].encode() not in raw
     listing = _cli(data_dir, "keys", "list")
     assert "wiki" in listing and "network" in listing and "read-only" in listing
-    again = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "keys", "create", "wiki"])
+    again = CliRunner().invoke(
+        cli, ["--data-dir", str(data_dir), "keys", "create", "--name", "wiki"]
+    )
     assert again.exit_code == 1
 
 
@@ -146,7 +148,7 @@ def test_read_only_key_cannot_write(client: TestClient, keys: dict[str, str]) ->
 
 
 def test_revoked_key_is_refused(client: TestClient, data_dir: Path) -> None:
-    token = _cli(data_dir, "keys", "create", "temp").strip().splitlines()[-1]
+    token = _cli(data_dir, "keys", "create", "--name", "temp").strip().splitlines()[-1]
     assert client.get("/api/v1/documents", headers=bearer(token)).status_code == 200
     _cli(data_dir, "keys", "revoke", "temp")
     assert client.get("/api/v1/documents", headers=bearer(token)).status_code == 401

@@ -12,7 +12,7 @@ from web.runtime import Runtime
 from web.services.auth import LOCAL, SESSION_COOKIE, Principal, peer_trusted
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-_BEARER_HINT = "send Authorization: Bearer <key> (create a key with `folio keys create NAME`)"
+_BEARER_HINT = "send Authorization: Bearer <key> (create a key with `folio keys create --name NAME`)"
 
 
 class LoginRequired(Exception):
@@ -63,7 +63,7 @@ def authenticate(request: Request, rt: Runtime) -> Principal | None:
             raise ApiError(
                 401,
                 "this API key is not valid (mistyped or revoked); ask an administrator for a "
-                "new one (`folio keys create NAME`)",
+                "new one (`folio keys create --name NAME`)",
                 **_www(),
             )
         colls = frozenset(key.collections) if key.collections else None
