@@ -12,7 +12,9 @@ from web.runtime import Runtime
 from web.services.auth import LOCAL, SESSION_COOKIE, Principal, peer_trusted
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-_BEARER_HINT = "send Authorization: Bearer <key> (create a key with `folio keys create --name NAME`)"
+_BEARER_HINT = (
+    "send Authorization: Bearer <key> (create a key with `folio keys create --name NAME`)"
+)
 
 
 class LoginRequired(Exception):
