@@ -434,15 +434,18 @@ class Index:
             out[r["chunk_id"]] = (_chunk(r), _doc_from_join(r))
         return out
 
-    def neighbours(self, doc_id: str, ords: Iterable[int]) -> dict[int, Chunk]:
-        ords = sorted(set(ords))
-        if not ords:
+    def chunks_at(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Chunk]:
+        """Chunks by (doc id, ord), in one query: neighbour expansion for a whole result list."""
+        keys = sorted(set(keys))
+        if not keys:
             return {}
         rows = self.db.execute(
-            f"SELECT * FROM chunks WHERE doc_id = ? AND ord IN ({','.join('?' * len(ords))})",
-            [doc_id, *ords],
+            "WITH k(doc_id, ord) AS (VALUES "
+            + ",".join("(?, ?)" for _ in keys)
+            + ") SELECT c.* FROM chunks c JOIN k ON c.doc_id = k.doc_id AND c.ord = k.ord",
+            [v for key in keys for v in key],
         )
-        return {r["ord"]: _chunk(r) for r in rows}
+        return {(r["doc_id"], r["ord"]): _chunk(r) for r in rows}
 
     def close(self) -> None:
         self.db.close()

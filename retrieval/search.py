@@ -67,7 +67,8 @@ def search(
         passages = reranker.rerank(query, passages[: 3 * k], k)
     passages = passages[:k]
     if expand:
-        passages = [_expand(index, p) for p in passages]
+        near = index.chunks_at((p.chunk.doc_id, p.chunk.ord + d) for p in passages for d in (-1, 1))
+        passages = [_expand(p, near) for p in passages]
     unknown = unknown_terms(index, embedder, query) if passages else []
     t_end = time.perf_counter()
     return Hits(
@@ -139,18 +140,29 @@ def merge_spans(chunks: list[Chunk]) -> str:
     return text
 
 
-def _expand(index: Index, p: Passage, max_tokens: int = 360) -> Passage:
-    """Add the chunks just before and after on the same page, so a step has its context."""
-    c = p.chunk
-    near = index.neighbours(c.doc_id, [c.ord - 1, c.ord + 1])
-    picked = [c]
-    budget = max_tokens - c.tokens
-    for n in (near.get(c.ord - 1), near.get(c.ord + 1)):
-        if n is None or n.page_start != c.page_start or n.section != c.section and not c.page_start:
+def neighbour_keys(chunk: Chunk) -> list[tuple[str, int]]:
+    return [(chunk.doc_id, chunk.ord - 1), (chunk.doc_id, chunk.ord + 1)]
+
+
+def expanded_text(chunk: Chunk, near: dict[tuple[str, int], Chunk], max_tokens: int = 360) -> str:
+    """The chunk with its neighbours on the same page (or section), within a token budget, so a
+    passage that starts mid-procedure carries its context."""
+    picked = [chunk]
+    budget = max_tokens - chunk.tokens
+    for key in neighbour_keys(chunk):
+        n = near.get(key)
+        if n is None or n.page_start != chunk.page_start:
+            continue
+        if n.section != chunk.section and not chunk.page_start:
             continue
         if n.tokens <= budget:
             picked.append(n)
             budget -= n.tokens
-    if len(picked) == 1:
+    return merge_spans(picked) if len(picked) > 1 else chunk.text
+
+
+def _expand(p: Passage, near: dict[tuple[str, int], Chunk]) -> Passage:
+    text = expanded_text(p.chunk, near)
+    if text == p.chunk.text:
         return p
-    return Passage(c, p.doc_name, p.title, p.collection, p.score, text=merge_spans(picked))
+    return Passage(p.chunk, p.doc_name, p.title, p.collection, p.score, text=text)

@@ -16,7 +16,7 @@ from pathlib import Path
 from folio.index import DocRecord, Index
 from folio.settings import Settings
 from folio.types import Chunk
-from retrieval.search import merge_spans
+from retrieval.search import expanded_text, neighbour_keys
 from web.services.auth import Principal
 
 MEDIA_TYPES = {
@@ -166,18 +166,6 @@ class Library:
             return False
 
 
-def expand(index: Index, chunk: Chunk, max_tokens: int = 360) -> str:
-    """The chunk plus its neighbours on the same page within a token budget (as retrieval
-    expands a passage before it reaches the prompt)."""
-    near = index.neighbours(chunk.doc_id, [chunk.ord - 1, chunk.ord + 1])
-    picked = [chunk]
-    budget = max_tokens - chunk.tokens
-    for n in (near.get(chunk.ord - 1), near.get(chunk.ord + 1)):
-        if n is None or n.page_start != chunk.page_start:
-            continue
-        if n.section != chunk.section and not chunk.page_start:
-            continue
-        if n.tokens <= budget:
-            picked.append(n)
-            budget -= n.tokens
-    return merge_spans(picked) if len(picked) > 1 else chunk.text
+def expand(index: Index, chunk: Chunk) -> str:
+    """The passage text as retrieval gives it to the prompt (the chunk and its neighbours)."""
+    return expanded_text(chunk, index.chunks_at(neighbour_keys(chunk)))
