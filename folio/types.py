@@ -78,10 +78,14 @@ class Passage:
         return self.chunk.label_start
 
     def locator(self) -> str:
-        """Human citation: 'p. 7 (PDF page 12)', 'p. 12', or the section path."""
-        page, label = self.chunk.page_start, self.chunk.label_start
-        if page is None:
-            return self.chunk.section or "—"
-        if label and label != str(page):
-            return f"p. {label} (PDF page {page})"
-        return f"p. {page}"
+        return locator(self.chunk)
+
+
+def locator(chunk: Chunk, *, no_page: str = "—") -> str:
+    """Human citation: 'p. 7 (PDF page 12)', 'p. 12', or the section path."""
+    page, label = chunk.page_start, chunk.label_start
+    if page is None:
+        return chunk.section or no_page
+    if label and label != str(page):
+        return f"p. {label} (PDF page {page})"
+    return f"p. {page}"

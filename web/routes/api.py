@@ -94,13 +94,8 @@ async def ask(
 async def sse(first: Event, events: AsyncIterator[Event]) -> AsyncIterator[dict]:
     """Answerer events as SSE: JSON data, so tokens with newlines survive the wire."""
 
-    async def all_events() -> AsyncIterator[Event]:
-        yield first
-        async for event in events:
-            yield event
-
     try:
-        async for event in all_events():
+        async for event in qa.with_first(first, events):
             if event.type == "done":
                 data = {**event.data.body, "engine_failed": event.data.engine_failed}
             elif event.type == "passages":

@@ -109,13 +109,8 @@ def _chunk(cid: str, created: int, delta: dict, finish: str | None = None, **ext
 async def _stream(cid: str, created: int, first, events) -> AsyncIterator[dict]:
     yield _chunk(cid, created, {"role": "assistant", "content": ""})
 
-    async def all_events():
-        yield first
-        async for event in events:
-            yield event
-
     try:
-        async for event in all_events():
+        async for event in qa.with_first(first, events):
             if event.type == "token":
                 yield _chunk(cid, created, {"content": event.data})
             elif event.type == "reasoning":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from folio.index import DocRecord, Index
 from folio.settings import Settings
-from folio.types import Chunk
+from folio.types import Chunk, locator
 from retrieval.search import expanded_text, neighbour_keys
 from web.services.auth import Principal
 
@@ -82,12 +82,7 @@ class PassageView:
 
     @property
     def locator(self) -> str:
-        page, label = self.chunk.page_start, self.chunk.label_start
-        if page is None:
-            return self.chunk.section or ""
-        if label and label != str(page):
-            return f"p. {label} (PDF page {page})"
-        return f"p. {page}"
+        return locator(self.chunk, no_page="")
 
 
 class Library:

@@ -264,3 +264,10 @@ def sources_text(citations: list[Citation]) -> str:
 
 def completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
+
+
+async def with_first(first: Event, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Put back the event a route already read (to choose its status code) before the rest."""
+    yield first
+    async for event in events:
+        yield event
