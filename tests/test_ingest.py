@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader, PdfWriter
 
 from folio.settings import Settings
 from folio.wiring import open_index
@@ -151,9 +152,20 @@ def test_cli_exit_codes_reingest_replace_and_delete(tmp_path):
 
 
 def test_parser_time_limit_fails_one_file_not_the_batch(tmp_path, embedder):
-    slow = make_pdf(tmp_path / "slow.pdf", [f"Page {i} text about pumps." for i in range(3000)])
+    # One dense page repeated 8,000 times (cheap to write, not to extract): reading the text
+    # layer takes many times the 1 s limit on any machine.
+    words = "impeller casing volute gasket bearing coupling flange strainer".split()
+    page = "\n".join(" ".join(words[(j + k) % 8] for k in range(12)) for j in range(30))
+    one = make_pdf(tmp_path / "one.pdf", [page])
+    writer = PdfWriter()
+    template = PdfReader(one).pages[0]
+    for _ in range(8000):
+        writer.add_page(template)
+    slow = tmp_path / "slow.pdf"
+    with open(slow, "wb") as f:
+        writer.write(f)
     quick = good_pdf(tmp_path / "quick.pdf")
-    settings = Settings(data_dir=tmp_path / "index", parse_timeout_s=1.0)
+    settings = Settings(data_dir=tmp_path / "index", parse_timeout_s=1.0, max_pages=10_000)
     index, _ = open_index(settings)
     results = {
         r.name: r for r in ingest_paths([slow, quick], settings, index=index, embedder=embedder)
