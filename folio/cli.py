@@ -25,18 +25,30 @@ err = Console(stderr=True)
 
 class State:
     settings: Settings
+    verbose: bool = False
 
 
 state = State()
+
+_DATA_DIR_HELP = "Index directory (default data/index)."
+# The environment is read once, by the group option: a command's own --data-dir is only ever
+# what the user typed after the command name.
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help=_DATA_DIR_HELP)]
+
+
+def _use(data_dir: Path | None) -> None:
+    """A --data-dir after the command name wins over one before it."""
+    from folio.logs import setup_logging
+
+    if data_dir is not None and data_dir != state.settings.data_dir:
+        state.settings = state.settings.model_copy(update={"data_dir": data_dir})
+        setup_logging(data_dir / "logs", verbose=state.verbose)
 
 
 @app.callback()
 def main(
     data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir", envvar="FOLIO_DATA_DIR", help="Index directory (default data/index)."
-        ),
+        Path | None, typer.Option("--data-dir", envvar="FOLIO_DATA_DIR", help=_DATA_DIR_HELP)
     ] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log to stderr.")] = False,
 ) -> None:
@@ -44,6 +56,7 @@ def main(
 
     overrides = {"data_dir": data_dir} if data_dir else {}
     state.settings = Settings(**overrides)
+    state.verbose = verbose
     setup_logging(state.settings.data_dir / "logs", verbose=verbose)
 
 
@@ -65,8 +78,10 @@ def ingest(
         str | None, typer.Option("--collection", "-c", help="Collection name.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Add manuals to the index. Exit 1 if any file failed (the others are still ingested)."""
+    _use(data_dir)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ingest.pipeline import ingest_paths
@@ -138,8 +153,10 @@ def ingest(
 def docs(
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """List the documents in the index."""
+    _use(data_dir)
     from folio.index import Index
     from folio.wiring import open_index
 
@@ -176,8 +193,10 @@ def docs(
 def rm(
     doc: Annotated[str, typer.Argument(help="Document id (prefix) or file name.")],
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Remove a document and all of its chunks."""
+    _use(data_dir)
     index, _ = _open()
     matches = index.find(doc, collection)
     if not matches:
@@ -212,8 +231,10 @@ def search(
     collection: Annotated[list[str] | None, typer.Option("--collection", "-c")] = None,
     mode: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Show the passages that best match a query, with manual and page."""
+    _use(data_dir)
     from folio.wiring import open_reranker
     from retrieval.search import search as run_search
 
@@ -259,11 +280,13 @@ def ask(
         bool, typer.Option("--retrieval-only", help="Skip the LLM; show passages.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Answer from the manuals: streamed, with [n] citations to manual and page.
 
     Exit 0 with an answer or a refusal; 3 when the engine failed and only passages are shown.
     """
+    _use(data_dir)
     import asyncio
 
     from folio.wiring import LLMConnection, connect_llm, open_reranker
@@ -338,8 +361,10 @@ def evaluate(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the run here.")] = None,
     k: Annotated[int, typer.Option("-k", help="Results per question.")] = 10,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Run a question set and print page-hit@k, MRR, citation and refusal metrics."""
+    _use(data_dir)
     import asyncio
     import tempfile
     import time
@@ -431,8 +456,10 @@ def engine(
     install: Annotated[
         bool, typer.Option("--install", help="Only install the default model, then exit.")
     ] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Start the local CPU engine (llama.cpp server) and keep it running until Ctrl-C."""
+    _use(data_dir)
     from generation.engine import EngineStartError, start_engine
     from generation.models import default_model_path, engine_dir, install_model
 
@@ -482,8 +509,10 @@ def serve(
     no_engine: Annotated[
         bool, typer.Option("--no-engine", help="Do not connect or start an LLM: passages only.")
     ] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Run the web app and HTTP API (the ingest worker and the LLM run with it)."""
+    _use(data_dir)
     import uvicorn
 
     from web.app import create_app
@@ -534,8 +563,10 @@ def keys_create(
     read_only: Annotated[
         bool, typer.Option("--read-only", help="May search and ask, not upload or delete.")
     ] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Create a key and print it once (only its sha256 is stored)."""
+    _use(data_dir)
     from web.services.keys import KeyRequestError, create_key
 
     colls = [c for c in (collections or "").split(",") if c.strip()]
@@ -550,8 +581,12 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """List keys (names, scopes, last use; never the keys themselves)."""
+    _use(data_dir)
     import time
 
     from web.services.keys import list_keys
@@ -578,8 +613,12 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @keys_app.command("revoke")
-def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+def keys_revoke(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    data_dir: DataDir = None,
+) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    _use(data_dir)
     from web.services.keys import revoke_key
 
     if not revoke_key(_key_store(), name):
@@ -594,8 +633,10 @@ def keys_hash_password(
         str | None, typer.Option("--user", help="Print a users-file line for this user.")
     ] = None,
     collections: Annotated[str | None, typer.Option("--collections")] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Hash a browser login password (scrypt) for FOLIO_AUTH_PASSWORD_HASH or the users file."""
+    _use(data_dir)
     from web.services.auth import hash_password
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -89,6 +89,11 @@ class Embedder:
         )
         return int(get_dim())
 
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """The whole words of the model's vocabulary (common English words, no word pieces)."""
+        return frozenset(w for w in self.tokenizer.get_vocab() if w.isalpha())
+
     @property
     def max_tokens(self) -> int:
         return int(getattr(self.model, "max_seq_length", 256) or 256)

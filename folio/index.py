@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from folio.settings import Settings
-from folio.types import Chunk
+from folio.types import Chunk, chunk_doc_id
 
 CHROMA_COLLECTION = "folio_chunks"
 # Chroma's default ef_search (100) lost whole regions of the graph on the dev index: one query's
@@ -67,6 +67,7 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ord);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, section, title, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TABLE IF NOT EXISTS purge (doc_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
@@ -359,18 +360,17 @@ class Index:
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest ready chunks."""
         where = _where(collections)
+        # Metadata is not fetched: the chunk id names its document, and decoding metadata
+        # cost more than the nearest-neighbour search itself.
         res = self.collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=k,
-            where=where,
-            include=["distances", "metadatas"],
+            query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
         )
-        ids, dists, metas = res["ids"][0], res["distances"][0], res["metadatas"][0]
-        ready = self._ready_ids({m["doc_id"] for m in metas})
+        ids, dists = res["ids"][0], res["distances"][0]
+        ready = self._ready_ids({chunk_doc_id(cid) for cid in ids})
         return [
             (cid, 1.0 - float(d))
-            for cid, d, m in zip(ids, dists, metas, strict=True)
-            if m["doc_id"] in ready
+            for cid, d in zip(ids, dists, strict=True)
+            if chunk_doc_id(cid) in ready
         ]
 
     def bm25(
@@ -419,6 +419,19 @@ class Index:
             if row is None:
                 out.append(term)
         return out
+
+    def known_terms(self, terms: Iterable[str]) -> set[str]:
+        """Which of these (lower-case, Porter-stemmed) terms occur in some indexed chunk."""
+        terms = list(dict.fromkeys(terms))
+        found: set[str] = set()
+        for i in range(0, len(terms), 900):  # SQLite's default limit is 999 parameters
+            part = terms[i : i + 900]
+            rows = self.db.execute(
+                f"SELECT term FROM chunks_vocab WHERE term IN ({','.join('?' * len(part))})",
+                part,
+            )
+            found.update(r[0] for r in rows)
+        return found
 
     def chunks(self, ids: Iterable[str]) -> dict[str, tuple[Chunk, DocRecord]]:
         ids = list(ids)

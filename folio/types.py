@@ -36,6 +36,15 @@ class ParsedDocument:
     warnings: list[str] = field(default_factory=list)
 
 
+def chunk_id(doc_id: str, ord_: int) -> str:
+    """Stable across re-ingests of the same content, and names its document (see below)."""
+    return f"{doc_id}-{ord_:05d}"
+
+
+def chunk_doc_id(chunk_id: str) -> str:
+    return chunk_id.rsplit("-", 1)[0]
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A retrievable span of one document, never crossing documents (or PDF pages)."""

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from folio.types import Chunk, Page
+from folio.types import Chunk, Page, chunk_id
 
 CountTokens = Callable[[list[str]], list[int]]
 
@@ -26,10 +26,6 @@ class _Segment:
     start: int
     end: int
     tokens: int
-
-
-def chunk_id(doc_id: str, ord_: int) -> str:
-    return f"{doc_id}-{ord_:05d}"
 
 
 def segments(text: str) -> list[tuple[int, int]]:

@@ -263,10 +263,22 @@ def _title(doc: pdfium.PdfDocument, meta_title: str | None, path: Path) -> str:
         for line in clean.fix_characters(_page_text(doc, index, [])).split("\n"):
             line = " ".join(line.split())
             if line:
-                if sum(ch.isalpha() for ch in line) >= 3 and len(line) <= 150:
+                if _looks_like_title(line):
                     return line
                 break
     return path.stem
+
+
+def _looks_like_title(line: str) -> bool:
+    """A heading, not the first sentence of body text (which would make a poor title)."""
+    words = line.split()
+    sentences = len(re.findall(r"[.!?:](\s|$)", line))
+    return (
+        sum(ch.isalpha() for ch in line) >= 3
+        and len(line) <= 90
+        and len(words) <= 12
+        and (sentences <= 1)
+    )
 
 
 def _page_text(doc: pdfium.PdfDocument, index: int, warnings: list[str]) -> str:

@@ -100,7 +100,43 @@ def unknown_terms(index: Index, embedder: Embedder, query: str) -> list[str]:
         t for t in query_terms(query)
         if len(t) >= 3 and t.isalpha() and not embedder.in_vocabulary(t)
     ]  # fmt: skip
-    return index.absent_terms(candidates) if candidates else []
+    absent = index.absent_terms(candidates) if candidates else []
+    return [t for t in absent if not _is_typo(t, index, embedder)]
+
+
+def _is_typo(word: str, index: Index, embedder: Embedder) -> bool:
+    """A typo must not make Folio refuse a question the manuals answer ("sorce", "Wendows")."""
+    variants = typo_variants(word)
+    return bool(variants) and bool(variants & embedder.words or index.known_terms(variants))
+
+
+_SUFFIXES = ("ing", "ion", "ed", "es", "e", "s", "y")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def typo_variants(word: str) -> set[str]:
+    """Every spelling one edit (insertion, deletion, substitution, transposition) from `word`
+    or from it without a common suffix, since the index holds Porter stems ("sourc").
+
+    Words under five letters get none: "xlsx" is not a typo of "xls", and short names are where
+    one letter makes another product.
+    """
+    if len(word) < 5:
+        return set()
+    forms = {word} | {
+        word[: -len(x)] for x in _SUFFIXES if word.endswith(x) and len(word) - len(x) >= 4
+    }
+    return set().union(*(one_edit(f) for f in forms)) - {word}
+
+
+def one_edit(w: str) -> set[str]:
+    splits = [(w[:i], w[i:]) for i in range(len(w) + 1)]
+    return (
+        {a + b[1:] for a, b in splits if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        | {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+        | {a + c + b for a, b in splits for c in _LETTERS}
+    )
 
 
 def _collapse(

@@ -151,6 +151,21 @@ def test_cli_exit_codes_reingest_replace_and_delete(tmp_path):
     assert json.loads(folio("search", "shaft seal", "--json", data_dir=data).stdout) == []
 
 
+def test_data_dir_before_or_after_the_command_keeps_indexes_apart(tmp_path):
+    default, other = tmp_path / "default", tmp_path / "other"
+    manual = good_pdf(tmp_path / "orion.pdf")
+
+    after = folio("ingest", str(manual), "--data-dir", str(other), data_dir=default)
+    assert after.returncode == 0, after.stderr
+    in_other = json.loads(
+        folio("docs", "--json", "--data-dir", str(other), data_dir=default).stdout
+    )
+    assert [d["file"] for d in in_other] == ["orion.pdf"]
+    before = folio("--data-dir", str(other), "docs", "--json", data_dir=default)
+    assert json.loads(before.stdout) == in_other
+    assert json.loads(folio("docs", "--json", data_dir=default).stdout) == []
+
+
 def test_parser_time_limit_fails_one_file_not_the_batch(tmp_path, embedder):
     # One dense page repeated 8,000 times (cheap to write, not to extract): reading the text
     # layer takes many times the 1 s limit on any machine.

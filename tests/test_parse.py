@@ -106,6 +106,9 @@ def test_pdf_title_from_metadata_else_first_line(tmp_path):
     assert parse(titled).title == "AP-300 Service Guide"
     untitled = make_pdf(tmp_path / "b.pdf", ["Pump Handbook\n" + body(1)])
     assert parse(untitled).title == "Pump Handbook"
+    prose = "Step 4: Open the vent. Step 5: Fill the casing with water. Step 6: Close the vent."
+    no_heading = make_pdf(tmp_path / "service-notes.pdf", [prose + "\n" + body(1)])
+    assert parse(no_heading).title == "service-notes"
 
 
 def test_streaming_api_yields_pages_lazily_and_cleans_them(tmp_path):

@@ -105,3 +105,28 @@ def test_reranker_refuses_a_non_local_model():
 
     with pytest.raises(FileNotFoundError, match="never downloads"):
         Reranker("cross-encoder/ms-marco-MiniLM-L-6-v2")
+
+
+def test_a_name_no_manual_mentions_is_not_answerable_but_a_typo_is(env):
+    settings, index, embedder = env
+    absent = search(index, embedder, settings, "Can the Orion pump report to a Modbus master?")
+    assert absent.unknown_terms == ["modbus"]
+    assert not answerable(absent, settings).answerable
+
+    # "grese" is neither a word the model knows nor in the index: without typo tolerance it would
+    # count as a term no manual mentions, and Folio would refuse a question it can answer.
+    assert not embedder.in_vocabulary("grese") and index.absent_terms(["grese"]) == ["grese"]
+    typo = search(index, embedder, settings, "How often should I grese the bearings?")
+    assert typo.unknown_terms == []
+    assert answerable(typo, settings).answerable
+    assert typo.passages[0].page == 5
+
+
+def test_typo_variants_cover_one_edit_and_stems():
+    from retrieval.search import typo_variants
+
+    assert {"screw", "source"} <= typo_variants("scerw") | typo_variants("sorce")
+    assert "sourc" in typo_variants("sorce")  # the Porter stem the index holds for "source"
+    assert "permission" in typo_variants("permissuons")  # suffix stripped, then one edit
+    assert "kerberos" not in typo_variants("kerberos")
+    assert typo_variants("xlsx") == set()  # short names are never treated as typos

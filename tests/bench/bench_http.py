@@ -220,6 +220,8 @@ def main() -> int:
         pdf = make_pdf(tmp / "ingest-bench.pdf", generated_pages(args.ingest_pages, seed=2))
         print(f"ingest: {args.ingest_pages}-page PDF while polling /health …", flush=True)
         ing = ingest_phase(base, pdf)
+        if args.data_dir is not None and ing["job"].get("doc_id"):  # leave a kept index as it was
+            httpx.delete(f"{base}/api/v1/documents/{ing['job']['doc_id']}", timeout=30)
         h = ing["health"]
         pages = ing["job"].get("pages_total") or args.ingest_pages
         print(
