@@ -13,13 +13,14 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 
 from folio.settings import Settings
+from generation.reasoning import InlineReasoning
 
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 _CONTEXT_RE = re.compile(
@@ -167,6 +168,7 @@ class LLMClient:
             body["reasoning_effort"] = self.reasoning_effort
         t0 = time.monotonic()
         deadline = t0 + self.timeout_s
+        inline = InlineReasoning()
         try:
             async with self._open_stream(body) as response:
                 async for data in _sse_data(response):
@@ -174,10 +176,12 @@ class LLMClient:
                         raise self._timeout()
                     if data == "[DONE]":
                         break
-                    for delta in _parse_chunk(data, stats):
+                    for delta in _split_inline(_parse_chunk(data, stats), inline):
                         if stats.first_token_s is None:
                             stats.first_token_s = time.monotonic() - t0
                         yield delta
+            for kind, text in inline.flush():
+                yield Delta(kind, text)
         except httpx.TimeoutException as exc:
             raise self._timeout() from exc
         except (httpx.TransportError, httpx.StreamError) as exc:
@@ -334,6 +338,15 @@ def _parse_chunk(data: str, stats: StreamStats) -> list[Delta]:
         if isinstance(content, str) and content:
             deltas.append(Delta("content", content))
     return deltas
+
+
+def _split_inline(deltas: list[Delta], inline: InlineReasoning) -> Iterator[Delta]:
+    for delta in deltas:
+        if delta.kind == "reasoning":
+            yield delta
+        else:
+            for kind, text in inline.feed(delta.text):
+                yield Delta(kind, text)
 
 
 def _status_error(response: httpx.Response, client: LLMClient) -> LLMError:

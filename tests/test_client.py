@@ -65,6 +65,18 @@ STREAMS: dict[str, list[dict]] = {
         _chunk({"content": "."}, finish="stop"),
         _chunk(None, usage=USAGE),
     ],
+    # gpt-oss with no reasoning parser: the harmony channels inline, markers cut by the stream
+    "harmony-inline": [
+        _chunk({"content": "<|channel|>analysis<|mess"}),
+        _chunk({"content": "age|>Passage 1 says 5 s.<|end|><|start|>assistant<|chan"}),
+        _chunk({"content": "nel|>final<|message|>Hold RESET for 5 s [1]."}),
+        _chunk({"content": "<|return|>"}, finish="stop"),
+    ],
+    "think-inline": [
+        _chunk({"content": "<think>Passage 2"}),
+        _chunk({"content": " covers it.</th"}),
+        _chunk({"content": "ink>\n\nOpen the vent [2] <b>first</b>."}, finish="stop"),
+    ],
     "stream-error": [
         _chunk({"content": "Hold"}),
         {"error": {"code": 500, "message": "slot crashed", "type": "server_error"}},
@@ -225,6 +237,18 @@ def test_vllm_style_reasoning_field_not_duplicated(server: str) -> None:
     assert reasoning == "think more"
     assert "think" not in text
     assert usage == Usage(11, 4)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "answer", "thought"),
+    [
+        ("harmony-inline", "Hold RESET for 5 s [1].", "Passage 1 says 5 s."),
+        ("think-inline", "\n\nOpen the vent [2] <b>first</b>.", "Passage 2 covers it."),
+    ],
+)
+def test_inline_reasoning_never_reaches_the_answer(server, scenario, answer, thought) -> None:
+    text, reasoning, _ = asyncio.run(_complete(_client(server, scenario)))
+    assert (text, reasoning) == (answer, thought)
 
 
 async def _complete(client: LLMClient) -> tuple[str, str, Usage | None]:
