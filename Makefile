@@ -37,9 +37,12 @@ lint:
 format:
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-bench:
-	$(BIN)/python tests/bench/bench_ingest.py
-	$(BIN)/python tests/bench/bench_query.py
+bench:  ## figures on the dev corpus (needs ../shared/eval); builds runs/bench-index once
+	rm -rf runs/bench-index
+	$(BIN)/python tests/bench/bench_ingest.py --keep runs/bench-index
+	$(BIN)/python tests/bench/bench_query.py --data-dir runs/bench-index
+	$(BIN)/python tests/bench/bench_typos.py --data-dir runs/bench-index
+	$(BIN)/python tests/bench/bench_http.py --data-dir runs/bench-index
 
 clean:
 	rm -rf $(VENV) data/index data/engine
