@@ -18,7 +18,9 @@ CountTokens = Callable[[list[str]], list[int]]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
 # A table-of-contents entry ("6.3.5 Byte-compilation . . . . . 31") points at a page; it never
 # answers a question, yet it matches every term of one, so it is not indexed.
-_TOC_LINE = re.compile(r"(?:\.\s?){4,}\s*[\divxlcIVXLC]+\s*$")
+# Back-of-book index entries ("DESTDIR . . . . 8, 39") likewise.
+_PAGE_REF = r"[\divxlcIVXLC]+"
+_TOC_LINE = re.compile(rf"(?:\.\s?){{4,}}\s*{_PAGE_REF}(?:\s*[,–-]\s*{_PAGE_REF})*\s*$")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,12 @@ class _Segment:
     start: int
     end: int
     tokens: int
+
+
+def without_toc_lines(text: str) -> str:
+    """The page text as it is indexed: a chunk is a slice of this, so what is dropped here
+    cannot reappear between two kept lines."""
+    return "\n".join(line for line in text.split("\n") if not _TOC_LINE.search(line))
 
 
 def segments(text: str) -> list[tuple[int, int]]:
@@ -91,7 +99,7 @@ def chunk_page(
     max_tokens: int = 220,
     overlap: int = 40,
 ) -> list[Chunk]:
-    text = page.text
+    text = without_toc_lines(page.text)
     spans = segments(text)
     if not spans:
         return []

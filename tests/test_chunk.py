@@ -42,6 +42,20 @@ def test_chunks_respect_budget_and_overlap():
         assert any(f"end{i}." in c.text for c in chunks)
 
 
+def test_contents_and_index_lines_are_not_indexed_even_between_kept_lines():
+    page = Page(
+        text="Environment variable index\nB\nBLAS_LIBS . . . . . . . . 48\nD\n"
+        "DESTDIR . . . . . . . . . 8, 39\nLANGUAGE. . . . . . . 35, 36\n"
+        "2.7 Other Options . . . . . . . xii\nR_HOME is where R lives.",
+        number=85,
+    )
+    chunks = chunk_page(page, doc_id="d", first_ord=0, count_tokens=words, max_tokens=50)
+    text = " ".join(c.text for c in chunks)
+    assert ". . ." not in text and "DESTDIR" not in text and "BLAS_LIBS" not in text
+    assert "R_HOME is where R lives." in text
+    assert all(c.tokens >= len(c.text.split()) for c in chunks)  # the budget counts all text
+
+
 def test_pages_are_hard_boundaries_and_ords_are_consecutive():
     pages = [Page(text=sentence(i, 5), number=i + 1) for i in range(5)]
     chunks = list(chunk_pages(pages, doc_id="doc", count_tokens=words, max_tokens=200))
