@@ -27,9 +27,10 @@ _STOP = frozenset(
     set""".split()
 )
 _REFUSAL_PATTERNS = re.compile(
-    r"(manuals? (do|does) not (cover|contain|answer|mention)|not (covered|mentioned|found) in the"
-    r" (manuals?|passages)|passages (do|does) not (contain|cover|answer|mention)|not in the"
-    r" manuals|no information (about|on)|cannot answer)",
+    r"((manuals?|passages?) (do|does|did) ?n[o']t (cover|contain|answer|mention|address|say)"
+    r"|not (covered|mentioned|found|addressed) in the (manuals?|passages?)"
+    r"|none of the (manuals|passages) (is|are|covers?|contains?|mentions?|answers?|address)"
+    r"|passages? (is|are) not about|not in the manuals|no information (about|on)|cannot answer)",
     re.IGNORECASE,
 )
 

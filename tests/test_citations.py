@@ -48,6 +48,11 @@ def test_refusal_detected():
     assert is_refusal("The manuals do not cover this.")
     assert is_refusal("I'm sorry, the passages do not contain information about Wi-Fi.")
     assert not is_refusal("Hold RESET for 3 seconds [2].")
+    # the contract lets the model refuse in its own words
+    assert is_refusal("The manuals do not cover the question of Wi-Fi setup.")
+    assert is_refusal("None of the passages is about exporting to Excel.")
+    assert is_refusal("The passages are not about PAM or Kerberos.")
+    assert is_refusal("The manuals don't mention AirPrint.")
     assert check("The manuals do not cover this.", PASSAGES).refused
 
 

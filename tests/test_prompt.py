@@ -3,7 +3,6 @@
 from folio.types import Chunk, Passage
 from retrieval.prompt import (
     CONTRACT,
-    REFUSAL,
     build_prompt,
     condense_messages,
     estimate_tokens,
@@ -33,7 +32,9 @@ def test_contract_survives_a_custom_preamble():
     p = build_prompt("q", [passage("x")], context_tokens=2048, answer_tokens=256,
                      preamble="Answer in German.")  # fmt: skip
     system = p.messages[0]["content"]
-    assert system.startswith("Answer in German.") and CONTRACT in system and REFUSAL in system
+    assert system.startswith("Answer in German.") and CONTRACT in system
+    assert "You are Folio" not in system  # the preamble is replaced, the rules are not
+    assert "do not cover" in system and "outside knowledge" in system
 
 
 def test_injected_tags_cannot_close_the_fence():
