@@ -62,11 +62,26 @@ def dehyphenate(text: str, compounds: Set[str] | None = None) -> str:
         before, after = match.group(1), match.group(2)
         if not (before[-1].islower() and after[0].islower()):
             return match.group(0)
-        if f"{before}-{after}".lower() in compounds:
+        if f"{before}-{after}".lower() in compounds or _is_compound(before, after):
             return f"{before}-"
         return before
 
     return _HYPHEN_BREAK.sub(join, text)
+
+
+# Second halves that make compounds of whole words ("Debian-based", "network-mounted"); a word
+# split for layout rarely ends in one of these after a whole first word of four letters or more.
+_COMPOUND_TAILS = frozenset(
+    """based mounted specific related dependent independent defined enabled disabled aware
+    compatible oriented driven wide level side only like style safe free friendly controlled
+    supplied generated provided owned""".split()
+)
+
+
+def _is_compound(before: str, after: str) -> bool:
+    word = re.sub(r"\W+$", "", after).lower()
+    head = re.search(r"(\w+)$", before)
+    return word in _COMPOUND_TAILS and head is not None and len(head.group(1)) >= 4
 
 
 def hyphen_compounds(text: str) -> set[str]:
