@@ -288,12 +288,18 @@ def ask(
     """
     _use(data_dir)
     import asyncio
+    import threading
 
     from folio.wiring import LLMConnection, connect_llm, open_reranker
     from generation.answer import Answerer
 
     index, embedder = _open()
     settings = state.settings
+    # Loading the embedding model takes seconds: overlap it with starting the engine.
+    warm = threading.Thread(
+        target=embedder.embed_query, args=("warm up",), kwargs={"threads": settings.query_threads}
+    )
+    warm.start()
     if retrieval_only:
         conn = LLMConnection(None, note="retrieval-only")
     else:
@@ -302,6 +308,7 @@ def ask(
         conn = connect_llm(settings)
         if conn.client is None:
             err.print(f"[yellow]{conn.note}; answering retrieval-only[/]")
+    warm.join()
     answerer = Answerer(settings, index, embedder, conn.client, open_reranker(settings))
 
     async def run_ask():
