@@ -366,11 +366,12 @@ class Index:
             query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
         )
         ids, dists = res["ids"][0], res["distances"][0]
-        ready = self._ready_ids({chunk_doc_id(cid) for cid in ids})
+        docs = [chunk_doc_id(cid) for cid in ids]
+        ready = self._ready_ids(set(docs))
         return [
             (cid, 1.0 - float(d))
-            for cid, d in zip(ids, dists, strict=True)
-            if chunk_doc_id(cid) in ready
+            for cid, d, doc in zip(ids, dists, docs, strict=True)
+            if doc in ready
         ]
 
     def bm25(

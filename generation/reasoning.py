@@ -57,7 +57,7 @@ class InlineReasoning:
 
 
 def _earliest_marker(text: str) -> tuple[int, str] | None:
-    hits = [(text.find(m), m) for m in MARKERS if m in text]
+    hits = [(at, m) for m in MARKERS if (at := text.find(m)) >= 0]
     return min(hits) if hits else None
 
 

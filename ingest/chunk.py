@@ -43,7 +43,7 @@ def segments(text: str) -> list[tuple[int, int]]:
     for line in text.split("\n"):
         start = pos
         pos += len(line) + 1
-        if not line.strip() or _TOC_LINE.search(line):
+        if not line.strip():
             continue
         cut = start
         for m in _SENTENCE_END.finditer(line):

@@ -271,13 +271,11 @@ def _title(doc: pdfium.PdfDocument, meta_title: str | None, path: Path) -> str:
 
 def _looks_like_title(line: str) -> bool:
     """A heading, not the first sentence of body text (which would make a poor title)."""
-    words = line.split()
-    sentences = len(re.findall(r"[.!?:](\s|$)", line))
     return (
         sum(ch.isalpha() for ch in line) >= 3
         and len(line) <= 90
-        and len(words) <= 12
-        and (sentences <= 1)
+        and len(line.split()) <= 12
+        and len(re.findall(r"[.!?:](\s|$)", line)) <= 1
     )
 
 

@@ -96,12 +96,17 @@ def unknown_terms(index: Index, embedder: Embedder, query: str) -> list[str]:
     cover the question, whatever the nearest passages look like. Compounds ("tls-secured") and
     common words are left out: a paraphrase may use words the manual does not.
     """
-    candidates = [
+    candidates = rare_terms(embedder, query)
+    absent = index.absent_terms(candidates) if candidates else []
+    return [t for t in absent if not _is_typo(t, index, embedder)]
+
+
+def rare_terms(embedder: Embedder, query: str) -> list[str]:
+    """The question's words that the embedding model does not know whole."""
+    return [
         t for t in query_terms(query)
         if len(t) >= 3 and t.isalpha() and not embedder.in_vocabulary(t)
     ]  # fmt: skip
-    absent = index.absent_terms(candidates) if candidates else []
-    return [t for t in absent if not _is_typo(t, index, embedder)]
 
 
 def _is_typo(word: str, index: Index, embedder: Embedder) -> bool:

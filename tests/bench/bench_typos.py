@@ -21,11 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from folio.index import query_terms  # noqa: E402
 from folio.settings import Settings  # noqa: E402
 from folio.wiring import open_index  # noqa: E402
 from retrieval.answerable import answerable  # noqa: E402
-from retrieval.search import search  # noqa: E402
+from retrieval.search import rare_terms, search  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "eval" / "dev" / "questions.jsonl"
 
@@ -72,11 +71,7 @@ def main() -> None:
             if not answerable(hits, settings).answerable:
                 tolerant += 1
                 print(f"  refused: {typo!r} in {row['id']}")
-            rare = [
-                t for t in query_terms(question)
-                if len(t) >= 3 and t.isalpha() and not embedder.in_vocabulary(t)
-            ]  # fmt: skip
-            exact += bool(index.absent_terms(rare))
+            exact += bool(index.absent_terms(rare_terms(embedder, question)))
     print(f"misspelled answerable questions: {total}")
     print(f"  refused, exact-term check only   {exact:3d} ({exact / total:.0%})")
     print(f"  refused, with typo tolerance     {tolerant:3d} ({tolerant / total:.0%})")
