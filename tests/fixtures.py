@@ -4,14 +4,22 @@ Tests assert against the text and structure they asked these functions to write,
 generator takes the content as an argument instead of inventing it. PDFs are drawn with fpdf2
 and post-processed with pypdf for the features fpdf2 does not write (page labels, outline
 entries at given pages, encryption).
+
+Chinese PDFs (`make_pdf(..., cjk=True)`) embed a subset of Noto Sans CJK SC from Debian's
+`fonts-noto-cjk` (installed by `make setup`; SIL Open Font License 1.1, which allows embedding).
+The Chinese router manual `ZH_MANUAL` and the questions about it, `ZH_QUESTIONS`, are at the end
+of this module; `make_zh_manual_pdf` and `make_zh_manual_docx` write it as a PDF and a DOCX with
+the same page numbers.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
@@ -42,6 +50,108 @@ def _draw_pdf(pages: Sequence[str], header: str | None, footer: str | None) -> b
     return bytes(pdf.output())
 
 
+# --- Chinese PDFs ------------------------------------------------------------------------------
+
+CJK_FONT_PACKAGE = "fonts-noto-cjk"
+CJK_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
+CJK_FONT_FACE = 2  # faces of the Noto Sans CJK collections: JP, KR, SC (Simplified Chinese), ...
+
+
+class MissingFontError(RuntimeError):
+    """The CJK font the Chinese PDFs are drawn with is not installed."""
+
+
+def cjk_font(*, bold: bool = False) -> Path:
+    """The Noto Sans CJK collection file (face `CJK_FONT_FACE` is Simplified Chinese)."""
+    path = CJK_FONT_DIR / f"NotoSansCJK-{'Bold' if bold else 'Regular'}.ttc"
+    if not path.is_file():
+        raise MissingFontError(
+            f"Chinese test PDFs need the font Noto Sans CJK SC ({path}) from the Debian package "
+            f"{CJK_FONT_PACKAGE}: `apt-get install {CJK_FONT_PACKAGE}` (`make setup` does it when "
+            "it builds the venv)"
+        )
+    return path
+
+
+# Han characters and full-width punctuation may break anywhere; runs of other characters
+# (English words, commands, paths, codes) are kept whole on one line, as typesetters do.
+_CJK_CHARS = "\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u2018-\u201f"
+_CJK_TOKEN = re.compile(rf"\s+|[{_CJK_CHARS}]|[^\s{_CJK_CHARS}]+")
+_NO_LINE_START = set("，。、；：！？）》」』】〉”’")  # punctuation never starts a line
+_NO_LINE_END = set("（《「『【〈“‘")  # ... nor ends one
+_LEFT, _WIDTH, _TOP, _BOTTOM = 15, 180, 25, 272  # text area on A4, mm
+_TAB_STOP = 45  # mm between the columns of a line holding tabs
+# (size pt, line height mm) for body text and outline levels 1 and 2
+_SIZES = {0: (11, 6.0), 1: (15, 9.0), 2: (12.5, 7.5)}
+
+
+def _wrap_cjk(pdf: FPDF, text: str, width: float) -> list[str]:
+    """Greedy line breaking: between Han characters or at spaces, never inside a Latin run."""
+    lines: list[str] = []
+    line, space = "", False
+    for token in _CJK_TOKEN.findall(text):
+        if token.isspace():
+            space = bool(line)
+            continue
+        candidate = f"{line} {token}" if space else line + token
+        space = False
+        if not line or token in _NO_LINE_START or pdf.get_string_width(candidate) <= width:
+            line = candidate
+            continue
+        carry = ""
+        if line[-1] in _NO_LINE_END and len(line) > 1:
+            line, carry = line[:-1], line[-1]
+        lines.append(line)
+        line = carry + token
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _draw_cjk_pdf(
+    pages: Sequence[str], header: str | None, footer: str | None, outline: Sequence[OutlineEntry]
+) -> bytes:
+    """One A4 page per string in Noto Sans CJK SC; each line of a string is a paragraph.
+
+    Lines equal to an outline title of their page are drawn as headings (bold, larger); lines
+    holding tabs are table rows, one column per tab stop. A page that does not fit raises
+    ValueError rather than run off the paper.
+    """
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_font("cjk", "", cjk_font(), collection_font_number=CJK_FONT_FACE)
+    pdf.add_font("cjk", "B", cjk_font(bold=True), collection_font_number=CJK_FONT_FACE)
+    headings = {(page, title): level for title, page, level in outline}
+    for index, text in enumerate(pages):
+        n = index + 1
+        pdf.add_page()
+        pdf.set_font("cjk", size=8)
+        if header is not None:
+            pdf.set_xy(_LEFT, 10)
+            pdf.cell(0, 6, header.format(n=n))
+        if footer is not None:
+            pdf.set_xy(_LEFT, 280)
+            pdf.cell(0, 6, footer.format(n=n))
+        y = _TOP
+        for paragraph in text.split("\n"):
+            level = min(headings.get((index, paragraph), 0), 2)
+            size, height = _SIZES[level]
+            pdf.set_font("cjk", "B" if level else "", size)
+            if "\t" in paragraph:
+                rows = [paragraph.split("\t")]
+            else:
+                rows = [[line] for line in _wrap_cjk(pdf, paragraph, _WIDTH)]
+            for cells in rows:
+                for column, cell in enumerate(cells):
+                    pdf.set_xy(_LEFT + column * _TAB_STOP, y)
+                    pdf.cell(0, height, cell.strip())
+                y += height
+            y += 2 if paragraph.strip() else 0
+            if y > _BOTTOM:
+                raise ValueError(f"page {n} does not fit on one A4 page: {text[:40]!r}...")
+    return bytes(pdf.output())
+
+
 def make_pdf(
     path: Path,
     pages: Sequence[str],
@@ -52,14 +162,21 @@ def make_pdf(
     outline: Sequence[OutlineEntry] | None = None,
     title: str | None = None,
     password: str | None = None,
+    cjk: bool = False,
 ) -> Path:
     """Write a PDF with `pages[i]` as the text of physical page i + 1.
 
     `header` and `footer` are drawn on every page; "{n}" in them becomes the page number.
     `password`: None = not encrypted; "" = encrypted with an empty user password (opens without
     asking, like many vendor manuals); anything else = that password is needed to open it.
+    `cjk`: draw with Noto Sans CJK SC (Chinese, and Latin too) instead of Helvetica; see
+    `_draw_cjk_pdf` for the layout. Raises MissingFontError when the font is not installed.
     """
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_draw_pdf(pages, header, footer))))
+    if cjk:
+        data = _draw_cjk_pdf(pages, header, footer, outline or ())
+    else:
+        data = _draw_pdf(pages, header, footer)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
     if title is not None:
         writer.add_metadata({"/Title": title})
     for i, (first, style) in enumerate(labels or ()):
@@ -102,19 +219,33 @@ def make_truncated_pdf(path: Path, pages: Sequence[str] | None = None, keep: flo
     return path
 
 
-def make_docx(path: Path, blocks: Sequence[tuple], *, title: str | None = None) -> Path:
+def make_docx(
+    path: Path, blocks: Sequence[tuple], *, title: str | None = None, east_asia: str | None = None
+) -> Path:
     """Write a DOCX from blocks, in order:
 
     ("title", text) | ("heading", level, text) | ("para", text) | ("table", [[cell, ...], ...])
     | ("page_break",) | ("rendered_page", text): a paragraph that Word's last layout put at the
     top of a new page (a `w:lastRenderedPageBreak` before its text, as Word saves it).
+
+    `east_asia`: a language such as "zh-CN"; the default style then names it and an East Asian
+    font (Noto Sans CJK SC), as Word does in files written with a Chinese input language.
     """
     from docx import Document
     from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
 
     doc = Document()
     if title is not None:
         doc.core_properties.title = title
+    if east_asia is not None:
+        rpr = doc.styles["Normal"].element.get_or_add_rPr()
+        rpr.get_or_add_rFonts().set(qn("w:eastAsia"), "Noto Sans CJK SC")
+        lang = rpr.find(qn("w:lang"))
+        if lang is None:
+            lang = OxmlElement("w:lang")
+            rpr.append(lang)
+        lang.set(qn("w:eastAsia"), east_asia)
     for block in blocks:
         kind = block[0]
         if kind == "title":
@@ -197,3 +328,251 @@ def make_png(path: Path) -> Path:
     Image.new("RGB", (8, 8), (255, 0, 0)).save(buf, format="PNG")
     path.write_bytes(buf.getvalue())
     return path
+
+
+# --- a Chinese manual --------------------------------------------------------------------------
+# A fictional Wi-Fi router's manual in Simplified Chinese: eight chapters of one page each and an
+# English appendix, with English terms, commands, paths and error codes inside Chinese sentences.
+# Each page is a list of `make_docx` blocks ("heading", "para", "table"); every fact is on one
+# page only, so a test can tell which page answers which question (`ZH_QUESTIONS`).
+
+ZH_MANUAL_TITLE = "星河 XR-500 无线路由器用户手册"
+ZH_MANUAL_HEADER = "星河 XR-500 无线路由器用户手册 · 文档编号 XR500-UM-CN 第 2.1 版"
+ZH_MANUAL_FOOTER = "第 {n} 页"
+
+ZH_MANUAL: list[list[tuple]] = [
+    [
+        ("heading", 1, "第1章 产品简介"),
+        (
+            "para",
+            "星河 XR-500 是一款支持 Wi-Fi 6（802.11ax）的双频无线路由器，2.4 GHz 频段最高速率"
+            "为 574 Mbps，5 GHz 频段最高速率为 2402 Mbps，适合 120 平方米以内的家庭使用。",
+        ),
+        ("heading", 2, "1.1 包装清单"),
+        (
+            "para",
+            "包装盒内有：XR-500 路由器一台、12 V / 1.5 A 电源适配器一个、1.5 米超五类网线一根、"
+            "快速安装指南一份。如有缺失，请联系购买门店。",
+        ),
+        ("heading", 2, "1.2 接口与指示灯"),
+        (
+            "para",
+            "路由器背面有 1 个蓝色 WAN 口、3 个黄色 LAN 口、1 个 USB 3.0 接口和电源接口。",
+        ),
+        ("para", "正面的 SYS 指示灯常亮表示系统工作正常，缓慢闪烁绿色表示系统正在启动。"),
+    ],
+    [
+        ("heading", 1, "第2章 安装与连接"),
+        ("para", "首次使用前，请按以下步骤连接路由器："),
+        ("para", "1. 关闭光猫的电源。"),
+        ("para", "2. 用随附的网线连接光猫的 LAN 口和路由器的蓝色 WAN 口。"),
+        ("para", "3. 接通路由器电源，等待约 2 分钟，直到 SYS 指示灯变为常亮。"),
+        (
+            "para",
+            "4. 在电脑或手机的浏览器中访问 http://192.168.10.1，输入路由器底部标签上印的默认"
+            "管理员密码。",
+        ),
+        (
+            "para",
+            "5. 按照设置向导选择上网方式：宽带拨号（PPPoE）、自动获取 IP 地址（DHCP）或静态 IP。",
+        ),
+        ("para", "提示：首次登录后系统会要求修改管理员密码，新密码至少 10 个字符。"),
+    ],
+    [
+        ("heading", 1, "第3章 无线设置"),
+        ("heading", 2, "3.1 修改无线名称和密码"),
+        ("para", "1. 登录管理页面，进入“无线设置 > 基本设置”。"),
+        (
+            "para",
+            "2. 在“无线名称（SSID）”中输入新名称。出厂时的名称为 XR500- 加上 MAC 地址的后四位。",
+        ),
+        (
+            "para",
+            "3. 将“加密方式”设为 WPA2-PSK 或 WPA3-SAE，然后输入 8 至 63 个字符的无线密码。",
+        ),
+        ("para", "4. 点击“保存”。无线网络约 30 秒后重新启动，已连接的设备需要重新连接。"),
+        ("heading", 2, "3.2 命令行配置（高级用户）"),
+        (
+            "para",
+            "通过 SSH 以 root 用户登录路由器后，可以直接编辑 /etc/config/wireless 文件，例如"
+            "把 option channel 改为 36，然后执行 wifi reload 使设置生效，无需重启路由器。",
+        ),
+    ],
+    [
+        ("heading", 1, "第4章 访客网络与家长控制"),
+        ("heading", 2, "4.1 访客网络"),
+        (
+            "para",
+            "访客网络与主网络相互隔离，访客无法访问您的电脑、打印机或 NAS。访客网络最多允许 16 台"
+            "设备同时连接，可以设置在 2 小时、8 小时或 24 小时后自动关闭。",
+        ),
+        ("heading", 2, "4.2 家长控制"),
+        (
+            "para",
+            "在“家长控制”页面按 MAC 地址添加孩子的手机或平板电脑，再设置禁止上网的时间段，例如"
+            "工作日 22:00 至次日 07:00。每台路由器最多可以添加 32 条规则。",
+        ),
+    ],
+    [
+        ("heading", 1, "第5章 固件升级"),
+        (
+            "para",
+            "星河会不定期发布新固件，用于修复安全漏洞和增加新功能。当前版本显示在“系统状态”页面。",
+        ),
+        ("para", "1. 从官方网站下载固件文件，例如 XR500_fw_v2.1.8.bin，并核对其 SHA-256 校验值。"),
+        ("para", "2. 进入“系统工具 > 固件升级”，选择该文件，然后点击“开始升级”。"),
+        (
+            "para",
+            "3. 升级过程大约需要 3 分钟，期间 SYS 指示灯闪烁橙色。升级期间切勿断开电源，否则"
+            "路由器可能无法再次启动。",
+        ),
+        (
+            "para",
+            "也可以在命令行中升级：把固件上传到 /tmp 目录后执行 "
+            "sysupgrade -n /tmp/XR500_fw_v2.1.8.bin，其中 -n 表示不保留当前配置。",
+        ),
+    ],
+    [
+        ("heading", 1, "第6章 恢复出厂设置"),
+        ("para", "恢复出厂设置会清除全部配置，包括无线密码、宽带账号和家长控制规则。"),
+        (
+            "para",
+            "方法一：在路由器通电的状态下，用牙签或回形针按住背面的 RESET 孔 8 秒，直到所有指示灯"
+            "同时闪烁后松开。",
+        ),
+        ("para", "方法二：登录管理页面，进入“系统工具 > 备份与恢复”，点击“恢复出厂设置”。"),
+        ("para", "方法三：通过 SSH 登录后执行 firstboot -y && reboot 命令。"),
+        ("para", "恢复完成后路由器会自动重启，大约 90 秒后即可重新运行设置向导。"),
+    ],
+    [
+        ("heading", 1, "第7章 故障排除与错误代码"),
+        ("para", "出现故障时，管理页面顶部和星河 App 中会显示错误代码。常见的错误代码如下："),
+        (
+            "para",
+            "E17：宽带拨号（PPPoE）认证失败。请核对宽带账号和密码，仍然失败请联系网络运营商。",
+        ),
+        ("para", "E42：WAN 口未检测到网线。请检查网线两端是否插紧，或者换一根网线后重试。"),
+        ("para", "E63：设备温度过高。请把路由器放在通风的地方，四周至少留出 10 厘米的空间。"),
+        ("para", "E88：固件文件校验失败。请重新下载固件，不要使用第三方修改过的文件。"),
+    ],
+    [
+        ("heading", 1, "第8章 技术规格"),
+        (
+            "table",
+            [
+                ["项目", "参数"],
+                ["尺寸", "220 × 150 × 40 mm"],
+                ["重量", "480 g"],
+                ["电源", "12 V / 1.5 A，最大功耗 18 W"],
+                ["工作温度", "0 °C 至 40 °C"],
+                ["无线标准", "IEEE 802.11a/b/g/n/ac/ax"],
+                ["保修期", "自购买之日起 2 年"],
+            ],
+        ),
+        ("para", "以上参数可能随产品改进而变更，恕不另行通知。"),
+    ],
+    [
+        ("heading", 1, "Appendix A Support and Warranty (English)"),
+        (
+            "para",
+            "This appendix is for users outside mainland China. Xinghe Networks answers technical "
+            "questions by email at support@xinghe.example and by phone at +86 21 5550 0199, "
+            "Monday to Friday, 9:00 to 18:00 China Standard Time.",
+        ),
+        (
+            "para",
+            "Warranty claims need the serial number printed on the bottom label; it starts with "
+            "XR5 followed by nine digits. Units damaged by lightning or opened by the owner are "
+            "not covered.",
+        ),
+    ],
+]
+
+
+class ZhQuestion(NamedTuple):
+    """A question about `ZH_MANUAL` and where it is answered.
+
+    `page` is the physical page (PDF) and the page number (DOCX) that answers it, and `evidence`
+    text on that page (and on no other) that answers it, whitespace aside. For a question the
+    manual does not answer, `page` is None and `evidence` is the term it asks about, which the
+    manual never mentions.
+    """
+
+    question: str
+    page: int | None
+    evidence: str
+
+
+ZH_QUESTIONS: list[ZhQuestion] = [
+    ZhQuestion("包装盒里附带了哪些配件？", 1, "12 V / 1.5 A 电源适配器一个"),
+    ZhQuestion("这款路由器适合多大面积的房子？", 1, "适合 120 平方米以内的家庭使用"),
+    ZhQuestion("路由器的管理页面地址是多少？", 2, "http://192.168.10.1"),
+    ZhQuestion("第一次登录以后新的管理员密码有什么要求？", 2, "新密码至少 10 个字符"),
+    ZhQuestion("怎么把 Wi-Fi 的加密方式改成 WPA3？", 3, "WPA3-SAE"),
+    ZhQuestion(
+        "修改 /etc/config/wireless 之后需要重启路由器吗？", 3, "执行 wifi reload 使设置生效"
+    ),
+    ZhQuestion("朋友来家里，访客 Wi-Fi 最多能连几台手机？", 4, "最多允许 16 台设备同时连接"),
+    ZhQuestion("怎样限制孩子晚上上网？", 4, "工作日 22:00 至次日 07:00"),
+    ZhQuestion("升级固件的时候能拔电源吗？", 5, "升级期间切勿断开电源"),
+    ZhQuestion("sysupgrade 命令的 -n 参数是什么意思？", 5, "-n 表示不保留当前配置"),
+    ZhQuestion("reset 孔要按住多长时间？", 6, "按住背面的 RESET 孔 8 秒"),
+    ZhQuestion("忘记所有设置了，怎样让路由器回到刚买来的状态？", 6, "清除全部配置"),
+    ZhQuestion("管理页面提示 E42 怎么办？", 7, "WAN 口未检测到网线"),
+    ZhQuestion("PPPoE 拨号老是失败是什么原因？", 7, "E17：宽带拨号（PPPoE）认证失败"),
+    ZhQuestion("这台路由器有多重？", 8, "480 g"),
+    ZhQuestion("保修期是几年？", 8, "自购买之日起 2 年"),
+    ZhQuestion("海外用户怎么联系技术支持？", 9, "support@xinghe.example"),
+    ZhQuestion("保修时需要提供的序列号在哪里？", 9, "serial number printed on the bottom label"),
+    ZhQuestion("如何在路由器上搭建 OpenVPN 服务器？", None, "OpenVPN"),
+    ZhQuestion("XR-500 可以当 Zigbee 智能家居网关用吗？", None, "Zigbee"),
+    ZhQuestion("怎样开启 IPv6？", None, "IPv6"),
+]
+
+
+def zh_manual_page_texts(manual: Sequence[Sequence[tuple]] = ZH_MANUAL) -> list[str]:
+    """The text of each page of the manual as `make_zh_manual_pdf` draws it: one line per
+    heading and paragraph, table rows as tab-separated cells."""
+    texts = []
+    for blocks in manual:
+        lines = []
+        for block in blocks:
+            if block[0] == "table":
+                lines.extend("\t".join(row) for row in block[1])
+            else:
+                lines.append(block[-1])
+        texts.append("\n".join(lines))
+    return texts
+
+
+def make_zh_manual_pdf(
+    path: Path, manual: Sequence[Sequence[tuple]] = ZH_MANUAL, *, title: str = ZH_MANUAL_TITLE
+) -> Path:
+    """The manual as a PDF: a page per entry, running header and footer, headings in the outline."""
+    outline = [
+        (block[2], index, block[1])
+        for index, blocks in enumerate(manual)
+        for block in blocks
+        if block[0] == "heading"
+    ]
+    return make_pdf(
+        path,
+        zh_manual_page_texts(manual),
+        header=ZH_MANUAL_HEADER,
+        footer=ZH_MANUAL_FOOTER,
+        outline=outline,
+        title=title,
+        cjk=True,
+    )
+
+
+def make_zh_manual_docx(
+    path: Path, manual: Sequence[Sequence[tuple]] = ZH_MANUAL, *, title: str = ZH_MANUAL_TITLE
+) -> Path:
+    """The manual as a DOCX: a title, then each page's blocks, with page breaks between pages."""
+    blocks: list[tuple] = [("title", title)]
+    for index, page in enumerate(manual):
+        if index:
+            blocks.append(("page_break",))
+        blocks.extend(page)
+    return make_docx(path, blocks, title=title, east_asia="zh-CN")
