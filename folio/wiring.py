@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from folio.embedding import Embedder
+from folio.embedding import TextEmbedder, open_embedder
 from folio.index import Index
 from folio.settings import Settings
 
@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from retrieval.rerank import Reranker
 
 
-def open_index(settings: Settings) -> tuple[Index, Embedder]:
+def open_index(settings: Settings) -> tuple[Index, TextEmbedder]:
     """The index and the embedder it was built with; the model loads only when first used."""
-    embedder = Embedder(settings.embedding_model, device=settings.embedding_device)
+    embedder = open_embedder(settings)
     index = Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
     return index, embedder
 

@@ -10,7 +10,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from folio.embedding import Embedder
+from folio.embedding import open_embedder
 from folio.index import Index
 from folio.settings import Settings
 from web.metrics import Metrics
@@ -58,9 +58,7 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         settings = server_settings(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        embedder = BatchingEmbedder(
-            Embedder(settings.embedding_model, device=settings.embedding_device)
-        )
+        embedder = BatchingEmbedder(open_embedder(settings))
         pool = IndexPool(
             lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
         )

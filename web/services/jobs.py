@@ -245,12 +245,12 @@ class JobService:
 
     def _open(self):
         if self._index is None:
-            from folio.embedding import Embedder
+            from folio.embedding import open_embedder
             from folio.index import Index
             from web.services.library import open_with_chroma
 
             s = self.settings
-            embedder = Embedder(s.embedding_model, device=s.embedding_device)  # its own lock
+            embedder = open_embedder(s)  # its own lock (or its own HTTP client)
             self._index = open_with_chroma(
                 lambda: Index(s, model_name=embedder.name, dim=lambda: embedder.dim)
             )
