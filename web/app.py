@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from folio.settings import Settings
 from web.errors import error_body, install_error_handlers
+from web.i18n import LanguageCookieMiddleware
 from web.metrics import MetricsMiddleware
 from web.routes import api, openai, pages, system
 from web.routes.deps import LoginRequired
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (pages.router, api.router, openai.router, system.router):
         app.include_router(router)
     app.add_middleware(SecurityMiddleware)
+    app.add_middleware(LanguageCookieMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=rt.metrics)
     return app
 

@@ -78,6 +78,14 @@ class AskResponse(BaseModel):
     refused: bool = Field(description="The manuals do not cover the question.")
     mode: str = Field(description="llm | retrieval-only | no-evidence")
     notice: str | None = Field(None, description="Why the answer is limited, in words.")
+    notice_code: str | None = Field(
+        None,
+        description="The notice as a code (no_evidence | retrieval_only | engine_starting | "
+        "engine_down | engine_failed), for clients that word it themselves.",
+    )
+    notice_detail: str | None = Field(
+        None, description="The reason inside the notice (engine_down, engine_failed), or null."
+    )
     reasoning: str = ""
     search_query: str = ""
     unsupported: list[str] = Field(default_factory=list)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from web import i18n
 from web.errors import ApiError
 from web.routes.deps import (
     client_address,
@@ -40,14 +40,7 @@ PAGE_WRITER = Depends(page_writer)
 RT = Depends(get_rt)
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
-
-
-templates.env.filters["ms"] = _ms
-templates.env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t or 0))
+i18n.install(templates.env)
 
 
 def status_context(rt: Runtime, principal: Principal) -> dict[str, Any]:
@@ -69,14 +62,21 @@ def render(
     status_code: int = 200,
     **ctx: Any,
 ) -> HTMLResponse:
+    locale = i18n.request_locale(request)
     base = {
+        "locale": locale,
+        "languages": i18n.switch_links(request, locale),
+        "js_strings": i18n.js_strings(locale),
         "auth": rt.auth,
         "principal": principal,
         "csrf": principal.csrf if principal and principal.csrf else "",
         "status": status_context(rt, principal) if principal else None,
         "page": name.split("/")[-1].removesuffix(".html"),
     }
-    return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code)
+    response = templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code)
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the page's language depends on them
+    response.headers["Content-Language"] = locale
+    return response
 
 
 def render_error(request: Request, status: int, message: str) -> HTMLResponse:
@@ -162,7 +162,7 @@ async def login(
         rt.throttle.failed(client)
         return render(
             request, "login.html", rt, None, 401, next=_safe_next(next),
-            error="Wrong user name or password.", no_users=not rt.users.all(),
+            error=i18n.t(i18n.request_locale(request), "login.wrong"), no_users=not rt.users.all(),
             username=username.strip(),
         )  # fmt: skip
     rt.throttle.succeeded(client)
@@ -218,7 +218,7 @@ async def delete_fragment(
     await asyncio.to_thread(rt.library.delete, doc)
     response = render(
         request, "partials/documents.html", rt, principal, **_library_context(rt, principal),
-        flash=f"Deleted {doc.title or doc.name}.",
+        flash=i18n.t(i18n.request_locale(request), "docs.deleted", title=doc.title or doc.name),
     )  # fmt: skip
     response.headers["HX-Trigger"] = "folio:answered"  # refresh the status line's counts
     return response
@@ -261,8 +261,10 @@ async def passage_fragment(
     if view is None:
         raise ApiError(404, "this passage is no longer in the index (the manual was removed)")
     page = view.chunk.page_start
+    locale = i18n.request_locale(request)
     return render(
         request, "partials/passage.html", rt, principal,
         view=view, n=n, body=highlight(reflow(view.text), query_terms(q)),
+        locator=i18n.locator(locale, page, view.chunk.label_start, view.locator),
         url=f"/files/{view.doc.id}" + (f"#page={page}" if page and view.doc.kind == "pdf" else ""),
     )  # fmt: skip

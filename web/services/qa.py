@@ -16,6 +16,7 @@ from typing import Any
 
 from generation.answer import Answer, Answerer, Citation, Event, passage_dict
 from retrieval.search import search as run_search
+from web import i18n
 from web.errors import ApiError
 from web.runtime import Runtime
 from web.services.auth import Principal
@@ -153,20 +154,21 @@ def _finish(
     rt: Runtime, principal: Principal, answer_id: str, answer: Answer, retrieval_only: bool
 ) -> AskResult:
     engine_failed = answer.mode == "retrieval-only" and not retrieval_only
-    notice = None
+    # Worded by the English catalogue; the page words the code in its own language.
+    code, detail = None, None
     if answer.mode == "no-evidence":
-        notice = "No passage in the manuals is relevant enough to answer this."
+        code = "no_evidence"
     elif retrieval_only:
-        notice = "Retrieval only: these are the best-matching passages; no answer was written."
+        code = "retrieval_only"
     elif engine_failed:
         status = rt.engine.status
         if rt.engine.client is None and status.state == "starting":
-            notice = "The answer engine is still starting"
+            code = "engine_starting"
         elif rt.engine.client is None:
-            notice = f"No answer engine is running ({status.note})"
+            code, detail = "engine_down", status.note
         else:
-            notice = f"The answer engine failed: {answer.error or 'no reason given'}"
-        notice += ". Here are the best-matching passages instead of a written answer."
+            code, detail = "engine_failed", answer.error or "no reason given"
+    notice = i18n.t("en", f"notice.{code}", detail=detail) if code else None
     if answer.error_type:
         rt.metrics.engine_errors.labels(answer.error_type).inc()
         if rt.engine.client is not None and answer.error_type in ENGINE_ERROR_TYPES:
@@ -174,7 +176,7 @@ def _finish(
     elif answer.mode == "llm" and rt.engine.client is not None:
         rt.engine.report(True)
     rt.metrics.answers.labels(answer.mode).inc()
-    body = answer_body(answer_id, answer, notice)
+    body = answer_body(answer_id, answer, notice, code, detail)
     rt.last_answer[principal.name] = {
         "at": time.time(),
         "mode": answer.mode,
@@ -185,7 +187,13 @@ def _finish(
     return AskResult(answer_id, answer, body, engine_failed)
 
 
-def answer_body(answer_id: str, answer: Answer, notice: str | None) -> dict[str, Any]:
+def answer_body(
+    answer_id: str,
+    answer: Answer,
+    notice: str | None,
+    notice_code: str | None = None,
+    notice_detail: str | None = None,
+) -> dict[str, Any]:
     return {
         "id": answer_id,
         "question": answer.question,
@@ -194,6 +202,8 @@ def answer_body(answer_id: str, answer: Answer, notice: str | None) -> dict[str,
         "refused": answer.refused,
         "mode": answer.mode,
         "notice": notice,
+        "notice_code": notice_code,
+        "notice_detail": notice_detail,
         "reasoning": answer.reasoning,
         "search_query": answer.search_query,
         "unsupported": answer.unsupported,

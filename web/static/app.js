@@ -23,7 +23,33 @@
     }
     return out;
   };
-  const ms = (v) => (v == null ? "–" : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+  // The page's words: web/i18n.py embeds the part of its catalogue this script uses as JSON.
+  const lang = document.documentElement.lang || "en";
+  const strings = (() => {
+    try {
+      return JSON.parse(document.getElementById("folio-strings").textContent);
+    } catch {
+      return {};
+    }
+  })();
+  const plural = new Intl.PluralRules(lang);
+  const num = new Intl.NumberFormat(lang);
+  const dec1 = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  // t("count.pages", { n: 3 }): the text for the key, plural form chosen by n, {name} filled in.
+  const t = (key, vars = {}) => {
+    let s = strings[key];
+    if (s && typeof s === "object") s = s[plural.select(vars.n ?? 0)] || s.other;
+    if (typeof s !== "string") return key;
+    return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? (typeof vars[k] === "number" ? num.format(vars[k]) : String(vars[k])) : m));
+  };
+  const ms = (v) => (v == null ? "–" : v >= 1000 ? t("unit.s", { v: dec1.format(v / 1000) }) : t("unit.ms", { v: Math.round(v) }));
+  // A passage's or citation's place in the page's language (the API words it in English).
+  const loc = (p) => {
+    const label = p.page_label ?? p.label;
+    if (p.page == null) return p.locator;
+    if (label && label !== String(p.page)) return t("loc.page_label", { label, page: String(p.page) });
+    return t("loc.page", { page: String(p.page) });
+  };
 
   // Server-sent events over fetch: EventSource cannot POST a question and its history.
   async function* sse(response) {
@@ -70,12 +96,12 @@
 
   function chip(p, long) {
     const b = el("button", long ? "chip source" : "chip", long ? undefined : `[${p.n}]`);
-    if (long) b.append(el("span", "chip-n", `[${p.n}]`), el("span", "chip-title", p.title), el("span", "chip-loc", `, ${p.locator}`));
+    if (long) b.append(el("span", "chip-n", `[${p.n}]`), el("span", "chip-title", p.title), el("span", "chip-loc", t("js.chip_locator", { locator: loc(p) })));
     b.type = "button";
     b.dataset.chunk = p.chunk_id;
     b.dataset.n = p.n;
-    b.setAttribute("aria-label", `Source ${p.n}: ${p.title}, ${p.locator}`);
-    b.title = `${p.title}, ${p.locator}`;
+    b.setAttribute("aria-label", t("js.source_label", { n: p.n, title: p.title, locator: loc(p) }));
+    b.title = p.title + t("js.chip_locator", { locator: loc(p) });
     return b;
   }
 
@@ -141,8 +167,8 @@
       e.preventDefault();
       const text = q.value.trim();
       err.textContent = "";
-      if (!text) return void (err.textContent = "Type a question first.");
-      if (text.length > max) return void (err.textContent = `The question is too long (${text.length} of ${max} characters).`);
+      if (!text) return void (err.textContent = t("js.empty_question"));
+      if (text.length > max) return void (err.textContent = t("js.too_long", { n: text.length, max }));
       if (busy) return;
       busy = true;
       btn.disabled = true;
@@ -168,7 +194,7 @@
       const status = turn.querySelector(".turn-status");
       const answerBox = turn.querySelector(".answer");
       const coll = form.querySelector("#collection").value;
-      status.textContent = "Searching the manuals…";
+      status.textContent = t("js.searching");
       let res;
       try {
         res = await fetch("/api/v1/ask?stream=true", {
@@ -179,12 +205,12 @@
         });
       } catch {
         if (signal.aborted) return null;
-        return fail(turn, "Folio cannot be reached. Check the connection and ask again.");
+        return fail(turn, t("js.unreachable"));
       }
       if (!res.ok) {
         const j = await res.json().catch(() => null);
         if (res.status === 401) location.href = "/login?next=/";
-        return fail(turn, (j && j.error && j.error.message) || `The question failed (HTTP ${res.status}).`);
+        return fail(turn, (j && j.error && j.error.message) || t("js.http_failed", { status: String(res.status) }));
       }
       let streamed = "";
       let timer = null;
@@ -196,13 +222,13 @@
             const n = ev.data.length;
             const tick = () => {
               const s = Math.round((performance.now() - t0) / 1000);
-              status.textContent = n ? `Reading ${n} passage${n === 1 ? "" : "s"}… ${s} s` : "No matching passages.";
+              status.textContent = n ? t("js.reading", { n, time: t("unit.s", { v: s }) }) : t("js.no_passages");
             };
             tick();
             timer = setInterval(tick, 1000);
           } else if (ev.event === "token") {
             if (timer) clearInterval(timer), (timer = null);
-            status.textContent = "Writing the answer…";
+            status.textContent = t("js.writing");
             streamed += ev.data;
             answerBox.textContent = streamed;
           } else if (ev.event === "reasoning") {
@@ -223,7 +249,7 @@
       } finally {
         if (timer) clearInterval(timer);
       }
-      return fail(turn, "The connection was lost before the answer finished. Ask again.");
+      return fail(turn, t("js.lost"));
     }
   }
 
@@ -258,10 +284,12 @@
     if (data.passages.map((p) => p.chunk_id).join(" ") !== turn.dataset.chunks) showSources(turn, data.passages);
     turn.dataset.answerId = data.id;
     if (data.notice) {
+      // The API words it in English; the page words its code in the page's language.
+      const key = `notice.${data.notice_code}`;
       notice.hidden = false;
-      notice.textContent = data.notice;
+      notice.textContent = key in strings ? t(key, { detail: data.notice_detail }) : data.notice;
     }
-    if (data.refused) turn.querySelector(".sources-label").textContent = "Closest passages";
+    if (data.refused) turn.querySelector(".sources-label").textContent = t("js.closest");
     if (data.mode === "retrieval-only") {
       turn.classList.add("retrieval-only");
       answerBox.replaceChildren(...data.passages.map(passageCard));
@@ -276,11 +304,11 @@
       d.hidden = false;
       d.querySelector("pre").textContent = data.reasoning;
     }
-    const t = data.timings || {};
-    const parts = [`retrieval ${ms(t.retrieval_ms)}`];
-    if (t.first_token_ms != null) parts.push(`first token ${ms(t.first_token_ms)}`);
-    parts.push(`total ${ms(t.total_ms)}`);
-    if (data.usage) parts.push(`${data.usage.prompt_tokens} + ${data.usage.completion_tokens} tokens`);
+    const tm = data.timings || {};
+    const parts = [t("js.timing_retrieval", { time: ms(tm.retrieval_ms) })];
+    if (tm.first_token_ms != null) parts.push(t("js.timing_first_token", { time: ms(tm.first_token_ms) }));
+    parts.push(t("js.timing_total", { time: ms(tm.total_ms) }));
+    if (data.usage) parts.push(t("js.timing_tokens", { prompt: data.usage.prompt_tokens, answer: data.usage.completion_tokens }));
     turn.querySelector(".timing").textContent = parts.join(" · ");
     turn.classList.add("done");
     wireActions(turn, data);
@@ -306,7 +334,7 @@
   function passageCard(p) {
     const card = el("div", "passage-card");
     const head = el("p", "passage-head");
-    head.append(chip(p), " ", el("strong", "", p.title), " ", el("span", "muted", p.locator));
+    head.append(chip(p), " ", el("strong", "", p.title), " ", el("span", "muted", loc(p)));
     const text = reflow(p.text);
     const body = text.length > 360 ? text.slice(0, 360) + "…" : text;
     card.append(head, el("p", "passage-snippet", body));
@@ -314,14 +342,15 @@
   }
 
   function wireActions(turn, data) {
-    const sources = data.citations.map((c) => `[${c.n}] ${c.title}, ${c.locator} (${c.doc})`);
+    const place = (p) => `[${p.n}] ${p.title}${t("js.chip_locator", { locator: loc(p) })}`;
+    const sources = data.citations.map((c) => `${place(c)} (${c.doc})`);
     const text = data.mode === "retrieval-only"
-      ? data.passages.map((p) => `[${p.n}] ${p.title}, ${p.locator}\n${p.text}`).join("\n\n")
-      : data.answer + (sources.length ? `\n\nSources:\n${sources.join("\n")}` : "");
+      ? data.passages.map((p) => `${place(p)}\n${p.text}`).join("\n\n")
+      : data.answer + (sources.length ? `\n\n${t("js.copy_sources")}\n${sources.join("\n")}` : "");
     const copy = turn.querySelector(".copy");
     copy.addEventListener("click", async () => {
-      copy.textContent = (await copyText(text)) ? "Copied" : "Copy failed";
-      setTimeout(() => (copy.textContent = "Copy answer"), 2000);
+      copy.textContent = t((await copyText(text)) ? "js.copied" : "js.copy_failed");
+      setTimeout(() => (copy.textContent = t("ask.copy")), 2000);
     });
     turn.querySelectorAll(".vote").forEach((b) =>
       b.addEventListener("click", async () => {
@@ -363,8 +392,8 @@
         const bar = el("progress");
         bar.max = file.size || 1;
         bar.value = 0;
-        bar.setAttribute("aria-label", `Uploading ${file.name}`);
-        const msg = el("span", "upload-msg", "uploading…");
+        bar.setAttribute("aria-label", t("js.uploading_label", { name: file.name }));
+        const msg = el("span", "upload-msg", t("js.uploading"));
         li.append(el("span", "upload-name", file.name), bar, msg);
         list.prepend(li);
         const done = (ok, text) => {
@@ -373,7 +402,7 @@
           msg.textContent = text;
           resolve();
         };
-        if (file.size > maxMb * 1048576) return done(false, `too large: the limit is ${maxMb} MB per file`);
+        if (file.size > maxMb * 1048576) return done(false, t("js.too_large", { mb: maxMb }));
         const fd = new FormData();
         fd.append("file", file, file.name);
         const xhr = new XMLHttpRequest();
@@ -388,13 +417,13 @@
             /* not JSON */
           }
           if (xhr.status === 202) {
-            done(true, "uploaded; indexing below");
+            done(true, t("js.uploaded"));
             htmx.trigger(document.body, "folio:jobs");
           } else {
-            done(false, (j && j.error && j.error.message) || `upload failed (HTTP ${xhr.status})`);
+            done(false, (j && j.error && j.error.message) || t("js.upload_failed", { status: String(xhr.status) }));
           }
         };
-        xhr.onerror = () => done(false, "upload failed: the connection was lost");
+        xhr.onerror = () => done(false, t("js.upload_lost"));
         xhr.send(fd);
       });
     }
