@@ -9,7 +9,7 @@ chunk rows are written. See docs/ARCHITECTURE.md.
 from __future__ import annotations
 
 import hashlib
-import re
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +19,18 @@ from pathlib import Path
 import numpy as np
 
 from folio.settings import Settings
+from folio.text import (
+    detect_language,
+    index_terms,
+    index_text,
+    is_han,
+    query_terms,
+    stem,
+    unique,
+)
 from folio.types import Chunk, chunk_doc_id
+
+log = logging.getLogger("folio.index")
 
 CHROMA_COLLECTION = "folio_chunks"
 # Chroma's default ef_search (100) lost whole regions of the graph on the dev index: one query's
@@ -27,7 +38,9 @@ CHROMA_COLLECTION = "folio_chunks"
 # recall@10 1.0 on all dev questions for a fraction of a millisecond per query.
 HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 400}
 
-SCHEMA = """
+# Numbered migrations of the registry; `PRAGMA user_version` records how many have run. An
+# index made before versioning existed holds exactly what migration 1 creates (user_version 0).
+MIGRATION_1 = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     collection TEXT NOT NULL,
@@ -72,17 +85,76 @@ CREATE TABLE IF NOT EXISTS purge (doc_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
-# Words that match nearly every chunk add only cost to an OR query.
-STOPWORDS = frozenset(
-    """a about above after again all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers him his how i if in into is it its itself just me more most my no
-    nor not now of off on once only or other our out over own same she should so some such than
-    that the their them then there these they this those through to too under until up very was
-    we were what when where which while who whom why will with would you your yours we us our
-    i'm i've don't doesn't can't want need get use using""".split()
-)
-_WORD = re.compile(r"[\w][\w.\-/]*\w|\w", re.UNICODE)
+# Migration 2 (the language layer): FTS5 stores the text as `folio.text.index_text` analyses it
+# (Chinese segmented, Latin words Snowball-stemmed), so its tokenizer only splits on spaces and
+# punctuation. Porter-stemmed rows of an older index would never match the new query terms, so
+# they are rebuilt from the chunk texts; vectors are untouched. Chunks also get their language.
+MIGRATION_2_SQL = """
+DROP TABLE IF EXISTS chunks_vocab;
+DROP TABLE IF EXISTS chunks_fts;
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, section, title, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
+"""
+
+
+def _migration_2(db: sqlite3.Connection) -> None:
+    if "lang" not in {r[1] for r in db.execute("PRAGMA table_info(chunks)")}:
+        db.execute("ALTER TABLE chunks ADD COLUMN lang TEXT")
+    for stmt in MIGRATION_2_SQL.strip().split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+    rows = db.execute(
+        "SELECT c.rowid, c.text, c.section, d.title FROM chunks c"
+        " LEFT JOIN documents d ON d.id = c.doc_id"
+    ).fetchall()
+    if rows:
+        log.info("registry migration 2: re-analysing %d chunks for the language layer", len(rows))
+    for rowid, text, section, title in rows:
+        db.execute("UPDATE chunks SET lang=? WHERE rowid=?", (detect_language(text), rowid))
+        db.execute(
+            "INSERT INTO chunks_fts (rowid, text, section, title) VALUES (?,?,?,?)",
+            (rowid, index_text(text), index_text(section or ""), index_text(title or "")),
+        )
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def run(db: sqlite3.Connection) -> None:
+        for stmt in sql.strip().split(";"):
+            if stmt.strip():
+                db.execute(stmt)
+
+    return run
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_script(MIGRATION_1), _migration_2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the registry to SCHEMA_VERSION, each step in its own transaction; returns how many
+    steps ran. A registry newer than this code is refused rather than misread."""
+    ran = 0
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise IndexMismatch(
+                    f"the registry has schema version {version}, newer than this Folio "
+                    f"({SCHEMA_VERSION}): upgrade Folio or use another --data-dir"
+                )
+            if version == SCHEMA_VERSION:
+                db.execute("COMMIT")
+                return ran
+            MIGRATIONS[version](db)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+            db.execute("COMMIT")
+            ran += 1
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
 
 class IndexMismatch(RuntimeError):
@@ -114,27 +186,27 @@ def doc_id_for(collection: str, sha256: str) -> str:
     return hashlib.sha256(f"{collection}\0{sha256}".encode()).hexdigest()[:16]
 
 
-def query_terms(text: str) -> list[str]:
-    """The question's content words (compounds like r-devel also split into their parts)."""
-    words: list[str] = []
-    for w in _WORD.findall(text.lower()):
-        w = w.strip(".-/")
-        if not w or w in STOPWORDS or (len(w) == 1 and not w.isdigit()):
-            continue
-        for part in re.split(r"[.\-/]", w) if re.search(r"[.\-/]", w) else [w]:
-            if part and part not in STOPWORDS and part not in words:
-                words.append(part)
-        if re.search(r"[.\-/_]", w) and w not in words:
-            words.append(w)
-    return words
+def _quote(parts: Sequence[str]) -> str:
+    parts = [p.replace('"', "") for p in parts]
+    return '"' + " ".join(p for p in parts if p) + '"' if any(parts) else ""
+
+
+def _phrase(term: str) -> str:
+    """A query term as one FTS5 phrase: the term itself, wherever its index terms are adjacent."""
+    return _quote(index_terms(term))
 
 
 def fts_query(text: str) -> str | None:
-    """An FTS5 OR query over the question's content words, quoted so no syntax leaks in."""
-    words = query_terms(text)
-    if not words:
-        return None
-    return " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+    """An FTS5 OR query over the question's content words, quoted so no syntax leaks in: Latin
+    words (and compounds, as phrases of their parts) whole, Chinese words by their bigrams."""
+    terms: list[str] = []
+    for word in query_terms(text):
+        if is_han(word):
+            terms.extend(_quote([t]) for t in index_terms(word))
+        else:
+            terms.append(_phrase(word))
+    terms = unique(t for t in terms if t)
+    return " OR ".join(terms) if terms else None
 
 
 class Index:
@@ -154,7 +226,7 @@ class Index:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        migrate(self.db)
         self._check_model()
         self._chroma = None
         self._collection = None
@@ -278,20 +350,24 @@ class Index:
             documents=[c.text for c in chunks],
             metadatas=[_chroma_meta(c, doc) for c in chunks],
         )
+        title_text = index_text(title or doc.title)
+        sections = {s: index_text(s) for s in {c.section for c in chunks}}
+        rows = [(index_text(c.text), sections[c.section], title_text) for c in chunks]
         with self._tx():
-            for c in chunks:
+            for c, analysed in zip(chunks, rows, strict=True):
                 cur = self.db.execute(
                     "INSERT OR REPLACE INTO chunks (id, doc_id, ord, text, page_start, page_end,"
-                    " label_start, label_end, section, char_start, char_end, tokens)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " label_start, label_end, section, char_start, char_end, tokens, lang)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         c.id, c.doc_id, c.ord, c.text, c.page_start, c.page_end, c.label_start,
                         c.label_end, c.section, c.char_start, c.char_end, c.tokens,
+                        detect_language(c.text),
                     ),
                 )  # fmt: skip
                 self.db.execute(
                     "INSERT INTO chunks_fts (rowid, text, section, title) VALUES (?,?,?,?)",
-                    (cur.lastrowid, c.text, c.section, title or doc.title),
+                    (cur.lastrowid, *analysed),
                 )
 
     def finish(self, doc: DocRecord, *, pages: int | None, empty_pages: int, chunks: int) -> None:
@@ -410,10 +486,13 @@ class Index:
         return [(r[0], float(r[1])) for r in rows]
 
     def absent_terms(self, terms: Iterable[str]) -> list[str]:
-        """The terms that occur in no indexed chunk (any collection, any status)."""
+        """The terms (as a question writes them) that occur in no indexed chunk (any
+        collection, any status)."""
         out = []
         for term in terms:
-            quoted = '"' + term.replace('"', "") + '"'
+            quoted = _phrase(term)
+            if not quoted:
+                continue
             row = self.db.execute(
                 "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (quoted,)
             ).fetchone()
@@ -422,8 +501,11 @@ class Index:
         return out
 
     def known_terms(self, terms: Iterable[str]) -> set[str]:
-        """Which of these (lower-case, Porter-stemmed) terms occur in some indexed chunk."""
-        terms = list(dict.fromkeys(terms))
+        """Which of these words (as written) occur in some indexed chunk, under their stem."""
+        by_stem: dict[str, list[str]] = {}
+        for t in terms:
+            by_stem.setdefault(stem(t), []).append(t)
+        terms = list(by_stem)
         found: set[str] = set()
         for i in range(0, len(terms), 900):  # SQLite's default limit is 999 parameters
             part = terms[i : i + 900]
@@ -431,7 +513,7 @@ class Index:
                 f"SELECT term FROM chunks_vocab WHERE term IN ({','.join('?' * len(part))})",
                 part,
             )
-            found.update(r[0] for r in rows)
+            found.update(w for r in rows for w in by_stem[r[0]])
         return found
 
     def chunks(self, ids: Iterable[str]) -> dict[str, tuple[Chunk, DocRecord]]:

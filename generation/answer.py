@@ -23,12 +23,7 @@ from folio.types import Passage
 from generation.citations import check
 from generation.client import LLMClient, LLMError
 from retrieval.answerable import answerable
-from retrieval.prompt import (
-    REFUSAL,
-    build_prompt,
-    condense_messages,
-    fallback_condense,
-)
+from retrieval.prompt import build_prompt, condense_messages, fallback_condense, refusal
 from retrieval.rerank import Reranker
 from retrieval.search import Hits, search
 
@@ -152,7 +147,7 @@ class Answerer:
         yield Event("passages", [passage_dict(p) for p in hits.passages])
 
         if not verdict.answerable:
-            answer.text, answer.refused, answer.mode = REFUSAL, True, "no-evidence"
+            answer.text, answer.refused, answer.mode = refusal(question), True, "no-evidence"
             answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
             yield Event("done", answer)
             return

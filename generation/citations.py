@@ -13,24 +13,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from retrieval.prompt import REFUSAL
+from folio import text as lang
+from retrieval.prompt import REFUSALS
 
 _MARKER = re.compile(r"\[(\s*\d+(?:\s*[-,–]\s*\d+)*\s*)\]")
-_SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[*-])|\n+")
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-/]*[A-Za-z0-9]|[A-Za-z0-9]")
-_STOP = frozenset(
-    """a an the and or but if then than of to in on at by for with from as is are was were be been
-    being it its this that these those you your we our they their he she his her them there here
-    can could should would will may might must shall do does did done not no yes so such also
-    into onto out up down over under about after before when where which who whom what how why
-    all any each every some more most other only own same very just too use used using
-    set""".split()
-)
 _REFUSAL_PATTERNS = re.compile(
     r"((manuals?|passages?) (do|does|did) ?n[o']t (cover|contain|answer|mention|address|say)"
     r"|not (covered|mentioned|found|addressed) in the (manuals?|passages?)"
     r"|none of the (manuals|passages) (is|are|covers?|contains?|mentions?|answers?|address)"
-    r"|passages? (is|are) not about|not in the manuals|no information (about|on)|cannot answer)",
+    r"|passages? (is|are) not about|not in the manuals|no information (about|on)|cannot answer"
+    # Chinese: 手册中没有涉及…, 文档未提及…, 段落里并没有说明…, 无法根据手册回答…, 没有相关信息
+    r"|(手册|文档|资料|段落|材料|内容|说明书)(中|里|内)?(并|都|均)?(没有|未|不|没)"
+    r"(涉及|提及|提到|包含|覆盖|说明|介绍|讲|写|给出|相关)"
+    r"|无法(根据|从|依据|在).{0,12}(回答|找到|得知|确定)"
+    r"|没有(找到)?(相关|有关)的?(信息|内容|说明|资料))",
     re.IGNORECASE,
 )
 
@@ -56,21 +52,21 @@ class CheckedAnswer:
     refused: bool
 
 
-def _stem(w: str) -> str:
-    w = w.lower()
-    for suf in ("ing", "ed", "es", "s"):
-        if len(w) > len(suf) + 3 and w.endswith(suf):
-            return w[: -len(suf)]
-    return w
-
-
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP and len(w) > 1}
+    return lang.content_words(text)
 
 
 def support(sentence: str, passage: str) -> float:
-    """Share of the sentence's content words that the passage contains."""
+    """Share of the sentence's content words that the passage contains.
+
+    Across languages (an English answer from a Chinese page) only what both languages write
+    alike can be compared: names, identifiers and numbers, the words that are not common in the
+    sentence's language. A sentence with none of those cannot be checked lexically and keeps
+    its citation.
+    """
     words = content_words(sentence)
+    if lang.detect_language(sentence) != lang.detect_language(passage):
+        words = {w for w in words if not lang.is_han(w) and not lang.is_common(w)}
     if not words:
         return 1.0
     return len(words & content_words(passage)) / len(words)
@@ -90,12 +86,17 @@ def parse_markers(text: str) -> list[int]:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s for s in _SENT.split(text) if s and s.strip()]
+    return lang.sentences(text)
 
 
 def is_refusal(text: str) -> bool:
+    """Whether an answer says the manuals do not cover the question, in either language and in
+    the model's own wording (a long answer that mentions a gap somewhere is not a refusal)."""
     body = _MARKER.sub("", text).strip()
-    return body.startswith(REFUSAL[:-1]) or bool(_REFUSAL_PATTERNS.search(body) and len(body) < 240)
+    if any(body.startswith(r[:-1]) for r in REFUSALS.values()):
+        return True
+    limit = 240 if lang.detect_language(body) is lang.Lang.EN else 100
+    return bool(_REFUSAL_PATTERNS.search(body)) and len(body) < limit
 
 
 def check(answer: str, passages: Sequence[str], *, repair: bool = True) -> CheckedAnswer:
@@ -142,7 +143,7 @@ def _keep_valid(m: re.Match, n: int) -> str:
 
 
 def _insert_before_end(sentence: str, marker: str) -> str:
-    m = re.search(r"([.!?:;]*)$", sentence)
+    m = re.search(r"([.!?:;。！？：；]*)$", sentence)
     end = m.start() if m else len(sentence)
     return f"{sentence[:end].rstrip()} {marker}{sentence[end:]}"
 

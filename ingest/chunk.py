@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from folio import text as lang
 from folio.types import Chunk, Page, chunk_id
 
 CountTokens = Callable[[list[str]], list[int]]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
 # A table-of-contents entry ("6.3.5 Byte-compilation . . . . . 31") points at a page; it never
 # answers a question, yet it matches every term of one, so it is not indexed.
 # Back-of-book index entries ("DESTDIR . . . . 8, 39") likewise.
@@ -37,27 +37,17 @@ def without_toc_lines(text: str) -> str:
 
 
 def segments(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of lines, with long lines cut into sentences."""
-    spans = []
-    pos = 0
-    for line in text.split("\n"):
-        start = pos
-        pos += len(line) + 1
-        if not line.strip():
-            continue
-        cut = start
-        for m in _SENTENCE_END.finditer(line):
-            spans.append((cut, start + m.start()))
-            cut = start + m.end()
-        spans.append((cut, start + len(line)))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
+    """(start, end) spans of lines, with long lines cut into sentences (of either language)."""
+    return lang.sentence_spans(text)
 
 
 def _split_long(text: str, span: tuple[int, int], tokens: int, limit: int) -> list[_Segment]:
-    """Cut a span longer than the limit at word boundaries, sized by its token density."""
+    """Cut a span longer than the limit at word boundaries (between Han characters in Chinese),
+    sized by its token density."""
     a, b = span
     parts = -(-tokens // limit)
-    words = [m.span() for m in re.finditer(r"\S+", text[a:b])]
+    cuts = [0, *(p for p in lang.break_points(text[a:b]) if p > 0), b - a]
+    words = [(x, y) for x, y in zip(cuts, cuts[1:], strict=False) if text[a + x : a + y].strip()]
     per = max(1, -(-len(words) // parts))
     out = []
     for i in range(0, len(words), per):

@@ -6,8 +6,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from folio import text as lang
 from folio.embedding import Embedder
-from folio.index import DocRecord, Index, query_terms
+from folio.index import DocRecord, Index
 from folio.settings import Settings
 from folio.types import Chunk, Passage
 from retrieval.fusion import near_duplicates, rrf
@@ -69,7 +70,7 @@ def search(
     if expand:
         near = index.chunks_at((p.chunk.doc_id, p.chunk.ord + d) for p in passages for d in (-1, 1))
         passages = [_expand(p, near) for p in passages]
-    unknown = unknown_terms(index, embedder, query) if passages else []
+    unknown = unknown_terms(index, query) if passages else []
     t_end = time.perf_counter()
     return Hits(
         query=query,
@@ -88,31 +89,30 @@ def search(
     )
 
 
-def unknown_terms(index: Index, embedder: Embedder, query: str) -> list[str]:
+def unknown_terms(index: Index, query: str) -> list[str]:
     """Distinctive words of the question that no manual contains.
 
-    A word the embedding model does not know whole (a product, protocol or file format name:
-    "kerberos", "xlsx") that appears in no chunk at all is strong evidence that the manuals do not
-    cover the question, whatever the nearest passages look like. Compounds ("tls-secured") and
-    common words are left out: a paraphrase may use words the manual does not.
+    A word that names something (`folio.text.name_terms`: "kerberos", "xlsx", or "Nextcloud" in
+    a Chinese question) and appears in no chunk at all is strong evidence that the manuals do
+    not cover the question, whatever the nearest passages look like. Compounds ("tls-secured")
+    and common words are left out: a paraphrase may use words the manual does not.
     """
-    candidates = rare_terms(embedder, query)
+    candidates = rare_terms(query)
     absent = index.absent_terms(candidates) if candidates else []
-    return [t for t in absent if not _is_typo(t, index, embedder)]
+    return [t for t in absent if not _is_typo(t, index)]
 
 
-def rare_terms(embedder: Embedder, query: str) -> list[str]:
-    """The question's words that the embedding model does not know whole."""
-    return [
-        t for t in query_terms(query)
-        if len(t) >= 3 and t.isalpha() and not embedder.in_vocabulary(t)
-    ]  # fmt: skip
+def rare_terms(query: str) -> list[str]:
+    """The question's words that name things (`folio.text.name_terms`)."""
+    return lang.name_terms(query)
 
 
-def _is_typo(word: str, index: Index, embedder: Embedder) -> bool:
+def _is_typo(word: str, index: Index) -> bool:
     """A typo must not make Folio refuse a question the manuals answer ("sorce", "Wendows")."""
     variants = typo_variants(word)
-    return bool(variants) and bool(variants & embedder.words or index.known_terms(variants))
+    if not variants:
+        return False
+    return bool(variants & lang.common_english_words() or index.known_terms(variants))
 
 
 _SUFFIXES = ("ing", "ion", "ed", "es", "e", "s", "y")
@@ -121,12 +121,12 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 def typo_variants(word: str) -> set[str]:
     """Every spelling one edit (insertion, deletion, substitution, transposition) from `word`
-    or from it without a common suffix, since the index holds Porter stems ("sourc").
+    or from it without a common suffix ("sorces" → "sorce" → "source").
 
     Words under five letters get none: "xlsx" is not a typo of "xls", and short names are where
-    one letter makes another product.
+    one letter makes another product. Chinese words get none either.
     """
-    if len(word) < 5:
+    if len(word) < 5 or lang.is_han(word):
         return set()
     forms = {word} | {
         word[: -len(x)] for x in _SUFFIXES if word.endswith(x) and len(word) - len(x) >= 4

@@ -71,7 +71,7 @@ def main() -> None:
             if not answerable(hits, settings).answerable:
                 tolerant += 1
                 print(f"  refused: {typo!r} in {row['id']}")
-            exact += bool(index.absent_terms(rare_terms(embedder, question)))
+            exact += bool(index.absent_terms(rare_terms(question)))
     print(f"misspelled answerable questions: {total}")
     print(f"  refused, exact-term check only   {exact:3d} ({exact / total:.0%})")
     print(f"  refused, with typo tolerance     {tolerant:3d} ({tolerant / total:.0%})")
