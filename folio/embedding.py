@@ -95,18 +95,9 @@ class Embedder:
         )
         return int(get_dim())
 
-    @cached_property
-    def words(self) -> frozenset[str]:
-        """The whole words of the model's vocabulary (common English words, no word pieces)."""
-        return frozenset(w for w in self.tokenizer.get_vocab() if w.isalpha())
-
     @property
     def max_tokens(self) -> int:
         return int(getattr(self.model, "max_seq_length", 256) or 256)
-
-    def in_vocabulary(self, word: str) -> bool:
-        """Whether the model knows the word whole: common words do, product names rarely."""
-        return self.tokenizer.token_to_id(word.lower()) is not None
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word-piece counts without the special tokens."""

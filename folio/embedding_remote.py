@@ -176,20 +176,6 @@ class RemoteEmbedder:
     def close(self) -> None:
         self._http.close()
 
-    # --- transitional: until retrieval stops asking the embedder which words are common ----
-    # (that moves to a language module), the MiniLM vocabulary answers, whatever the server runs.
-
-    @cached_property
-    def _vocabulary(self):  # noqa: ANN202 - a tokenizers.Tokenizer
-        return self.tokenizer if self._tokenizer_ref is None else load_tokenizer(None)
-
-    @cached_property
-    def words(self) -> frozenset[str]:
-        return frozenset(w for w in self._vocabulary.get_vocab() if w.isalpha())
-
-    def in_vocabulary(self, word: str) -> bool:
-        return self._vocabulary.token_to_id(word.lower()) is not None
-
     # --- HTTP -------------------------------------------------------------------------------
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:

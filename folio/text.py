@@ -158,9 +158,10 @@ def name_terms(question: str) -> list[str]:
     """The words of a question that name something a manual would mention by that name: a
     product, protocol or file format. If no manual contains one, the manuals do not cover it.
 
-    In an English question: Latin words of 3+ letters that are not everyday English. In a
-    Chinese question: every Latin word of 3+ letters, since Chinese text writes names, not
-    everyday words, in Latin script ("Rust", "cargo", "Nextcloud"). Chinese words never count:
+    In an English question: Latin words of 3+ characters, letters first ("xlsx", "ipv6", not
+    "42"), that are not everyday English. In a Chinese question: every such word, since Chinese
+    text writes names, not everyday words, in Latin script ("Rust", "cargo", "Nextcloud").
+    Chinese words never count:
     on zh-dev, 13 of 21 answerable Chinese questions hold a Chinese word that no manual
     contains and that is rare in jieba's dictionary (colloquial "装个", "打不开", variants such as
     账号 for the manual's 帐号), against 2 of 3 unanswerable ones: no evidence either way.
@@ -168,7 +169,8 @@ def name_terms(question: str) -> list[str]:
     chinese = detect_language(question) is Lang.ZH
     return [
         t for t in query_terms(question)
-        if not is_han(t) and len(t) >= 3 and t.isalpha() and (chinese or not is_common(t))
+        if not is_han(t) and len(t) >= 3 and t.isalnum() and t[0].isalpha()
+        and (chinese or not is_common(t))
     ]  # fmt: skip
 
 

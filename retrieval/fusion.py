@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+
+from folio.text import index_terms
 
 
 def rrf(
@@ -23,7 +24,7 @@ def rrf(
 
 
 def shingles(text: str, n: int = 5) -> set[str]:
-    words = re.findall(r"\w+", text.lower())
+    words = index_terms(text)
     if len(words) < n:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
