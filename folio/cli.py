@@ -13,7 +13,23 @@ from rich.table import Table
 
 from folio.settings import Settings
 
-app = typer.Typer(
+
+class _Folio(typer.Typer):
+    """Configuration and service errors found while a command runs (an embedding server that is
+    down, a model that is not installed) end in one line naming the setting, not a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        from folio.embedding import ModelNotFound
+        from folio.embedding_remote import EmbeddingServerError
+
+        try:
+            return super().__call__(*args, **kwargs)
+        except (EmbeddingServerError, ModelNotFound) as exc:
+            err.print(f"[red]error:[/] {exc}")
+            sys.exit(2)
+
+
+app = _Folio(
     help="Folio: answers from your manuals, with the page they came from.",
     no_args_is_help=True,
     add_completion=False,
@@ -376,7 +392,13 @@ def evaluate(
     import tempfile
     import time
 
-    from folio.evaluate import format_scores, read_questions, score_run
+    from folio.evaluate import (
+        calibrate,
+        format_calibration,
+        format_scores,
+        read_questions,
+        score_run,
+    )
     from folio.wiring import LLMConnection, connect_llm, open_index, open_reranker
     from generation.answer import Answerer, passage_dict
     from ingest.pipeline import ingest_paths
@@ -452,6 +474,7 @@ def evaluate(
         if sink:
             sink.close()
     out.print(format_scores(score_run(qs, run)), highlight=False)
+    out.print(format_calibration(calibrate(qs, run)), highlight=False)
 
 
 def _run_result(p: dict) -> dict:

@@ -145,3 +145,46 @@ def format_scores(s: Scores) -> str:
     for kind, v in s.by_kind.items():
         lines.append(f"  {kind:<18} n={v['n']:<3} hit@1 {v['hit@1']:.2f}  hit@5 {v['hit@5']:.2f}")
     return "\n".join(lines)
+
+
+def calibrate(
+    questions: list[dict], run: Iterable[dict], max_false_refusals: float = 0.05
+) -> dict[str, dict]:
+    """Per question language, the highest `min_relevance` that refuses at most
+    `max_false_refusals` of the answerable questions on the cosine signal alone, and how many
+    unanswerable ones it then refuses. The customer's procedure: run `folio eval --retrieval-only`
+    on their own questions (with `doc` null for the unanswerable ones), read the suggestion, and
+    set FOLIO_MIN_RELEVANCE_BY_LANGUAGE. A cut chosen on a handful of questions is a guess: the
+    report says how many it rests on.
+    """
+    from folio.text import detect_language
+
+    rows = {r["id"]: r for r in run}
+    out: dict[str, dict] = {}
+    for q in questions:
+        row = rows.get(q["id"])
+        if not row or "dense_best" not in (row.get("relevance") or {}):
+            continue
+        entry = out.setdefault(
+            detect_language(q["question"]).value, {"answerable": [], "unanswerable": []}
+        )
+        kind = "answerable" if q.get("doc") else "unanswerable"
+        entry[kind].append(float(row["relevance"]["dense_best"]))
+    for entry in out.values():
+        ans = sorted(entry["answerable"])
+        allowed = int(max_false_refusals * len(ans))
+        cut = ans[allowed] if ans else None
+        entry["suggested_min_relevance"] = round(cut, 3) if cut is not None else None
+        entry["unanswerable_refused"] = sum(x < cut for x in entry["unanswerable"]) if ans else 0
+    return out
+
+
+def format_calibration(cal: dict[str, dict]) -> str:
+    lines = ["calibration (cosine signal alone, <= 5% false refusals):"]
+    for language, e in sorted(cal.items()):
+        lines.append(
+            f"  {language}: min_relevance <= {e['suggested_min_relevance']}  "
+            f"(answerable {len(e['answerable'])}, unanswerable {len(e['unanswerable'])}, "
+            f"of which refused by it {e['unanswerable_refused']})"
+        )
+    return "\n".join(lines)

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     min_relevance: float = Field(
         0.35, description="Best-passage cosine below which Folio says the manuals don't answer."
     )
+    min_relevance_by_language: dict[str, float] = Field(
+        default_factory=dict,
+        description='Per question language, e.g. {"zh": 0.5}; `folio eval` suggests values.',
+    )
     prompt_passages: int | None = Field(
         None, ge=1, le=20, description="Passages given to the LLM (unset: 3 local, 6 remote)."
     )

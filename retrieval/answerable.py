@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from folio.settings import Settings
+from folio.text import detect_language
 from retrieval.search import Hits
 
 
@@ -24,12 +25,20 @@ class Verdict:
     signals: dict[str, float] = field(default_factory=dict)
 
 
+def threshold(question: str, settings: Settings) -> float:
+    """The cosine threshold for the question's language: a model's cosines for questions in a
+    language it was not trained on (Chinese for the default MiniLM) sit in another range."""
+    language = detect_language(question)
+    return settings.min_relevance_by_language.get(language.value, settings.min_relevance)
+
+
 def answerable(hits: Hits, settings: Settings) -> Verdict:
     signals = {
         "dense_best": round(hits.dense_best, 4),
         "bm25_best": round(hits.bm25_best, 4),
         "unknown_terms": len(hits.unknown_terms),
+        "threshold": threshold(hits.query, settings),
     }
     if not hits.passages or hits.unknown_terms:
         return Verdict(False, signals)
-    return Verdict(hits.dense_best >= settings.min_relevance, signals)
+    return Verdict(hits.dense_best >= signals["threshold"], signals)

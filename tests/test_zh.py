@@ -231,3 +231,57 @@ def test_chinese_passages_are_costed_per_character():
     would overflow the engine's context with Chinese passages."""
     assert lang.estimate_tokens("恢复出厂设置" * 100) >= 600
     assert lang.estimate_tokens("reset the router " * 20) < 120
+
+
+# --- with the real local engine ----------------------------------------------------------------
+
+
+@pytest.mark.engine
+def test_chinese_question_gets_a_chinese_answer_citing_the_page(tmp_path):
+    pytest.importorskip(
+        "xllamacpp", reason="the local engine needs xllamacpp (pip install .[engine])"
+    )
+    import asyncio
+    import socket
+    from pathlib import Path
+
+    from generation.answer import Answerer
+    from generation.client import LLMClient
+    from generation.engine import start_engine
+    from generation.models import default_model_path
+    from tests.fixtures import ZH_MANUAL
+
+    root = Path(__file__).resolve().parent.parent
+    model = default_model_path(Settings(engine_dir=root / "data" / "engine"))
+    if not model.exists():
+        pytest.skip(f"the instruct model is not installed at {model}: run `make setup`")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    make_zh_manual_pdf(tmp_path / "xr500.pdf", ZH_MANUAL[:8])
+    settings = Settings(
+        data_dir=tmp_path / "index", engine_port=port, llm_model="qwen", prompt_passages=2,
+        passage_chars=400, llm_max_tokens=120, llm_context_tokens=2048,
+    )  # fmt: skip
+    index, embedder = open_index(settings)
+    ingest_paths([tmp_path / "xr500.pdf"], settings, index=index, embedder=embedder)
+    handle = start_engine(settings, model, timeout_s=180)
+    try:
+        client = LLMClient.from_settings(settings, base_url=handle.base_url, model=handle.model)
+        answerer = Answerer(settings, index, embedder, client)
+
+        async def run():
+            events = [e async for e in answerer.stream("reset 孔要按住多长时间？")]
+            await client.aclose()
+            return events
+
+        events = asyncio.run(run())
+    finally:
+        handle.stop()
+    answer = events[-1].data
+    streamed = "".join(e.data for e in events if e.type == "token")
+    assert "\ufffd" not in streamed  # no multibyte character cut in two by the stream
+    assert not answer.refused and answer.mode == "llm", answer
+    assert lang.detect_language(answer.text) is lang.Lang.ZH, answer.text
+    assert "8" in answer.text
+    assert any(c.page == 6 for c in answer.citations), (answer.text, answer.citations)
