@@ -25,7 +25,6 @@ from folio.text import (
     index_text,
     is_han,
     query_terms,
-    stem,
     unique,
 )
 from folio.types import Chunk, chunk_doc_id
@@ -501,11 +500,10 @@ class Index:
         return out
 
     def known_terms(self, terms: Iterable[str]) -> set[str]:
-        """Which of these words (as written) occur in some indexed chunk, under their stem."""
-        by_stem: dict[str, list[str]] = {}
-        for t in terms:
-            by_stem.setdefault(stem(t), []).append(t)
-        terms = list(by_stem)
+        """Which of these index terms (lower case, stemmed as `folio.text.stem` does) occur in
+        some indexed chunk. Callers pass stems: stemming hundreds of typo variants per query
+        would cost more than the lookup."""
+        terms = list(dict.fromkeys(terms))
         found: set[str] = set()
         for i in range(0, len(terms), 900):  # SQLite's default limit is 999 parameters
             part = terms[i : i + 900]
@@ -513,7 +511,7 @@ class Index:
                 f"SELECT term FROM chunks_vocab WHERE term IN ({','.join('?' * len(part))})",
                 part,
             )
-            found.update(w for r in rows for w in by_stem[r[0]])
+            found.update(r[0] for r in rows)
         return found
 
     def chunks(self, ids: Iterable[str]) -> dict[str, tuple[Chunk, DocRecord]]:

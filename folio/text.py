@@ -45,6 +45,7 @@ _LATIN_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 # keeps "configure", "E42", "0x80070005", "WPA2-PSK"). Han characters are never part of one.
 _WORD = re.compile(rf"(?:(?![{HAN}])\w)(?:(?:(?![{HAN}])[\w.\-/])*(?:(?![{HAN}])\w))?", re.UNICODE)
 _PARTS = re.compile(r"[.\-/_]")
+_ALNUM = re.compile(r"[^\W_]+", re.UNICODE)
 
 # One Han character carries about as much as a short English word; a Latin letter, a fifth of
 # one. A question is Chinese when weighted Han characters reach the Latin letters.
@@ -225,6 +226,8 @@ def words(text: str) -> list[str]:
 def index_terms(text: str) -> list[str]:
     """What the lexical index stores for a text, in order: stems of Latin words (identifiers
     split into their parts, as FTS5's unicode61 would), Chinese as character bigrams."""
+    if not _HAN_CHAR.search(text):  # the same terms, four times faster: search dedups passages
+        return [stem(w) for w in _ALNUM.findall(text.lower())]
     out: list[str] = []
     for tok, han in tokens(text):
         if han:
@@ -237,10 +240,6 @@ def index_terms(text: str) -> list[str]:
 def index_text(text: str) -> str:
     """`index_terms` joined by spaces: the text FTS5 indexes (its tokenizer then only splits)."""
     return " ".join(index_terms(text))
-
-
-def is_stopword(word: str) -> bool:
-    return word.lower() in STOPWORDS
 
 
 def query_terms(text: str) -> list[str]:

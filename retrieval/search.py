@@ -121,7 +121,8 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 def typo_variants(word: str) -> set[str]:
     """Every spelling one edit (insertion, deletion, substitution, transposition) from `word`
-    or from it without a common suffix ("sorces" → "sorce" → "source").
+    or from it without a common suffix, since the index holds stems ("sorce" → "sorc" →
+    "sourc", the stem of "source").
 
     Words under five letters get none: "xlsx" is not a typo of "xls", and short names are where
     one letter makes another product. Chinese words get none either.

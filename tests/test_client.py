@@ -164,6 +164,15 @@ class Handler(BaseHTTPRequestHandler):
             self._sse_start()
             self._event(_chunk({"content": "Hold"}))
             time.sleep(2.0)
+        elif scenario == "split-utf8":  # a Chinese character cut in two between TCP writes
+            self._sse_start()
+            event = json.dumps(_chunk({"content": "按住复位孔 8 秒 [1]。"}), ensure_ascii=False)
+            raw = f"data: {event}\n\ndata: [DONE]\n\n".encode()
+            cut = raw.index("复".encode()) + 1
+            for piece in (raw[:cut], raw[cut:]):
+                self.wfile.write(piece)
+                self.wfile.flush()
+                time.sleep(0.05)
         elif scenario == "drop":  # one token, then the connection dies mid-stream
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -356,3 +365,9 @@ def test_unknown_host_is_unavailable() -> None:
 
 def test_not_a_url_is_engine_error() -> None:
     _raises(LLMClient(base_url="ftp://x/v1", model="m"), EngineError)
+
+
+def test_a_multibyte_character_split_across_writes_arrives_whole(server):
+    deltas = asyncio.run(_collect(_client(server, "split-utf8")))
+    text = "".join(d.text for d in deltas if d.kind == "content")
+    assert text == "按住复位孔 8 秒 [1]。"

@@ -285,3 +285,7 @@ def test_chinese_question_gets_a_chinese_answer_citing_the_page(tmp_path):
     assert lang.detect_language(answer.text) is lang.Lang.ZH, answer.text
     assert "8" in answer.text
     assert any(c.page == 6 for c in answer.citations), (answer.text, answer.citations)
+
+
+def test_words_segment_chinese_and_keep_latin_identifiers_whole():
+    assert lang.words("用 dpkg-depcheck 找出构建依赖") == ["用", "dpkg-depcheck", "找出", "构建", "依赖"]

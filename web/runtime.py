@@ -107,8 +107,11 @@ class Runtime:
         loop.run_in_executor(None, self.warm)
 
     def warm(self) -> None:
-        """Load the query model and open Chroma before the first user pays for it."""
+        """Load the query model, Chroma and the Chinese dictionary before the first user pays."""
+        from folio.text import warm_up
+
         try:
+            warm_up()
             self.embedder.embed_query("warm up", threads=1)
             _ = self.pool.get().collection
         except Exception:  # noqa: BLE001 - warming is best effort
