@@ -288,4 +288,5 @@ def test_chinese_question_gets_a_chinese_answer_citing_the_page(tmp_path):
 
 
 def test_words_segment_chinese_and_keep_latin_identifiers_whole():
-    assert lang.words("用 dpkg-depcheck 找出构建依赖") == ["用", "dpkg-depcheck", "找出", "构建", "依赖"]
+    words = lang.words("用 dpkg-depcheck 找出构建依赖")
+    assert words == ["用", "dpkg-depcheck", "找出", "构建", "依赖"]
