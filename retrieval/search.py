@@ -169,16 +169,24 @@ def _collapse(
 
 
 def merge_spans(chunks: list[Chunk]) -> str:
-    """Join consecutive chunks of one page without repeating their overlap."""
+    """Join consecutive chunks of one page without repeating their overlap.
+
+    Offsets are only comparable within one extracted page text: a DOCX page holds one text per
+    section run, each counted from 0, so chunks of different sections are joined whole (taking
+    their offsets as one text cut the start off the second: "…手册" + "部说明").
+    """
     chunks = sorted(chunks, key=lambda c: c.ord)
     text = chunks[0].text
-    end = chunks[0].char_end
+    prev = chunks[0]
+    end = prev.char_end
     for c in chunks[1:]:
-        if c.char_start < end:
+        if c.section == prev.section and c.char_start < end:
             text += c.text[end - c.char_start :]
         else:
             text += "\n" + c.text
+            end = 0
         end = max(end, c.char_end)
+        prev = c
     return text
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from folio.settings import Settings
 from folio.text import is_common
+from folio.types import Chunk
 from folio.wiring import open_index
 from ingest.pipeline import ingest_paths
 from retrieval.answerable import answerable
@@ -130,3 +131,16 @@ def test_typo_variants_cover_one_edit_and_stems():
     assert "permission" in typo_variants("permissuons")  # suffix stripped, then one edit
     assert "kerberos" not in typo_variants("kerberos")
     assert typo_variants("xlsx") == set()  # short names are never treated as typos
+
+
+def test_expanding_across_sections_of_one_docx_page_keeps_both_texts_whole():
+    from retrieval.search import merge_spans
+
+    def chunk(ord_: int, text: str, section: str) -> Chunk:
+        return Chunk(f"d-{ord_}", "d", ord_, text, 1, 1, None, None, section, 0, len(text), 5)
+
+    title = chunk(0, "Router manual", "Router manual")
+    safety = chunk(1, "Safety\n\nRead all instructions before use.", "Safety")
+    assert (
+        merge_spans([title, safety]) == "Router manual\nSafety\n\nRead all instructions before use."
+    )
