@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from folio.index import DocRecord, Index, IndexMismatch, doc_id_for, fts_query
@@ -115,3 +116,17 @@ def test_fts_query_drops_stopwords_and_quotes_terms():
     assert '"r lib"' in q and '"build"' in q and '"r devel"' in q
     assert '"how"' not in q and '"the"' not in q
     assert fts_query("the of and") is None
+
+
+def test_vocabulary_follows_writes_from_this_and_other_connections(settings, embedder):
+    a = Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
+    b = Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
+    assert a.known_terms(["zeolit"]) == set()
+    doc = DocRecord(id="z1", collection="default", name="z.txt", sha256="z", status="pending")
+    b.begin(doc)
+    chunk = Chunk("z1-00000", "z1", 0, "Zeolite filters", 1, 1, None, None, "", 0, 15, 3)
+    b.add_chunks(doc, [chunk], np.asarray(embedder.embed([chunk.text])))
+    b.finish(doc, pages=1, empty_pages=0, chunks=1)
+    assert a.known_terms(["zeolit", "filter"]) == {"zeolit", "filter"}
+    b.delete("z1")
+    assert a.known_terms(["zeolit"]) == set()
