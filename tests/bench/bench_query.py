@@ -93,10 +93,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir")
     ap.add_argument("--corpus", default=str(ROOT / ".corpus" / "dev"))
+    ap.add_argument("--questions", default=str(QUESTIONS), help="e.g. zh-dev's questions.jsonl")
     ap.add_argument("--scale", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    with open(QUESTIONS, encoding="utf-8") as f:
+    with open(args.questions, encoding="utf-8") as f:
         questions = [json.loads(line)["question"] for line in f]
     tmp = Path(tempfile.mkdtemp(prefix="folio-qbench-"))
     try:
@@ -112,7 +113,7 @@ def main() -> None:
             ingest_paths([Path(args.corpus)], settings, index=index, embedder=embedder)
         n = index.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         r = measure(index, embedder, settings, questions, args.repeat)
-        print(f"dev index, {n} chunks: {report(r)}")
+        print(f"index, {n} chunks: {report(r)}")
         if args.scale > n:
             total = add_filler(index, embedder, args.scale)
             r = measure(index, embedder, settings, questions, args.repeat)
