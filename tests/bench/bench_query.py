@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from folio.index import DocRecord, doc_id_for  # noqa: E402
 from folio.settings import Settings  # noqa: E402
+from folio.text import warm_up  # noqa: E402
 from folio.types import Chunk  # noqa: E402
 from folio.wiring import open_index  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
@@ -43,6 +44,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def measure(index, embedder, settings, questions: list[str], repeat: int) -> dict:
+    warm_up()  # jieba's dictionary, as `folio serve` does at start
     search(index, embedder, settings, "warm up the model and caches")
     totals, parts = [], {"embed_ms": [], "dense_ms": [], "bm25_ms": [], "fuse_ms": []}
     for _ in range(repeat):
