@@ -381,6 +381,10 @@ def evaluate(
     questions: Annotated[Path, typer.Argument(help="questions.jsonl")],
     corpus: Annotated[Path | None, typer.Option(help="Folder of manuals to ingest first.")] = None,
     retrieval_only: Annotated[bool, typer.Option("--retrieval-only")] = False,
+    quotes: Annotated[
+        bool,
+        typer.Option("--quotes", help="Ask each evidence quote instead (known-item search)."),
+    ] = False,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the run here.")] = None,
     k: Annotated[int, typer.Option("-k", help="Results per question.")] = 10,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
@@ -396,6 +400,7 @@ def evaluate(
         calibrate,
         format_calibration,
         format_scores,
+        quote_questions,
         read_questions,
         score_run,
     )
@@ -403,7 +408,10 @@ def evaluate(
     from generation.answer import Answerer, passage_dict
     from ingest.pipeline import ingest_paths
 
-    qs = read_questions(questions)[:limit]
+    qs = read_questions(questions)
+    if quotes:
+        qs = quote_questions(qs)
+    qs = qs[:limit]
     settings = state.settings
     tmp = None
     if corpus is not None and not (settings.data_dir / "registry.sqlite3").exists():

@@ -21,6 +21,26 @@ def read_questions(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def quote_questions(questions: list[dict]) -> list[dict]:
+    """Known-item queries: each answerable question's evidence quotes (verbatim text of the page
+    that answers it) asked as questions, expecting that page first. Staff paste what they see;
+    a search engine given a page's exact words should return that page."""
+    out: list[dict] = []
+    for q in questions:
+        if not q.get("doc") or not q.get("evidence"):
+            continue
+        pages = q.get("pages") or []
+        quotes = [(pages[0] if pages else None, q["evidence"])]
+        quotes += [(page, quote) for page, quote in q.get("extra_evidence") or []]
+        for n, (page, quote) in enumerate(quotes):
+            out.append({
+                "id": f"{q['id']}#quote{n}", "question": quote, "doc": q["doc"],
+                "pages": [page] if page is not None else [], "evidence": quote,
+                "kind": "quote",
+            })  # fmt: skip
+    return out
+
+
 def normalise(text: str | None) -> str:
     return " ".join(re.sub(r"[^\w\s]|_", " ", (text or "").lower()).split())
 

@@ -85,14 +85,15 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 # Migration 2 (the language layer): FTS5 stores the text as `folio.text.index_text` analyses it
-# (Chinese segmented, Latin words Snowball-stemmed), so its tokenizer only splits on spaces and
-# punctuation. Porter-stemmed rows of an older index would never match the new query terms, so
-# they are rebuilt from the chunk texts; vectors are untouched. Chunks also get their language.
+# (Chinese as bigrams, Latin words Snowball-stemmed, identifiers also whole with "_" between
+# their parts), so its tokenizer only splits on spaces and keeps "_" inside a token. Rows of an
+# older index (Porter stems over raw text) would never match the new query terms, so they are
+# rebuilt from the chunk texts; vectors are untouched. Chunks also get their language.
 MIGRATION_2_SQL = """
 DROP TABLE IF EXISTS chunks_vocab;
 DROP TABLE IF EXISTS chunks_fts;
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
-    text, section, title, tokenize = 'unicode61 remove_diacritics 2'
+    text, section, title, tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
 );
 CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
 """
@@ -200,10 +201,13 @@ def fts_query(text: str) -> str | None:
     words (and compounds, as phrases of their parts) whole, Chinese words by their bigrams."""
     terms: list[str] = []
     for word in query_terms(text):
+        analysed = index_terms(word)
         if is_han(word):
-            terms.extend(_quote([t]) for t in index_terms(word))
+            terms.extend(_quote([t]) for t in analysed)
         else:
-            terms.append(_phrase(word))
+            terms.append(_quote(analysed))
+            if len(analysed) > 1:  # an identifier: also as its whole token, a rare one
+                terms.append(_quote(analysed[-1:]))
     terms = unique(t for t in terms if t)
     return " OR ".join(terms) if terms else None
 
@@ -484,6 +488,26 @@ class Index:
                 full = sql.replace(f" ORDER BY {rank} LIMIT {fetch}", "")
                 rows = self.db.execute(full, [*args, k]).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    def phrase_matches(
+        self, phrases: Sequence[str], k: int, collections: Sequence[str] | None = None
+    ) -> list[tuple[str, str]]:
+        """(chunk id, chunk text) of the ready chunks holding the most of these phrases (runs of
+        index terms), best BM25 first: the candidates for "the query quotes this chunk"."""
+        match = " OR ".join(q for q in (_quote(p.split()) for p in phrases) if q)
+        if not match:
+            return []
+        sql = (
+            "SELECT c.id, c.text FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY rank LIMIT ?) f JOIN chunks c ON c.rowid = f.rowid"
+            " JOIN documents d ON d.id = c.doc_id WHERE d.status = 'ready'"
+        )
+        args: list = [match, 4 * k]
+        if collections:
+            sql += f" AND d.collection IN ({','.join('?' * len(collections))})"
+            args += list(collections)
+        sql += " ORDER BY f.rank LIMIT ?"
+        return [(r[0], r[1]) for r in self.db.execute(sql, [*args, k])]
 
     def absent_terms(self, terms: Iterable[str]) -> list[str]:
         """The terms (as a question writes them) that occur in no indexed chunk (any

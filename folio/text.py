@@ -45,7 +45,7 @@ _LATIN_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 # keeps "configure", "E42", "0x80070005", "WPA2-PSK"). Han characters are never part of one.
 _WORD = re.compile(rf"(?:(?![{HAN}])\w)(?:(?:(?![{HAN}])[\w.\-/])*(?:(?![{HAN}])\w))?", re.UNICODE)
 _PARTS = re.compile(r"[.\-/_]")
-_ALNUM = re.compile(r"[^\W_]+", re.UNICODE)
+_LATIN_WORD = re.compile(r"\w(?:[\w.\-/]*\w)?", re.UNICODE)  # _WORD, for text with no Han
 
 # One Han character carries about as much as a short English word; a Latin letter, a fifth of
 # one. A question is Chinese when weighted Han characters reach the Latin letters.
@@ -223,23 +223,50 @@ def words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=200_000)
+def word_terms(word: str) -> tuple[str, ...]:
+    """A Latin word's index terms: its stem; for an identifier ("R_PAPERSIZE", "--no-site-file",
+    "/etc/fstab") the stems of its parts and then the whole, lower-cased, parts joined by "_",
+    so a search for the identifier matches it as one rare token as well as by its parts."""
+    parts = [p for p in _PARTS.split(word.lower()) if p]
+    if len(parts) <= 1:
+        return tuple(stem(p) for p in parts)
+    return (*(stem(p) for p in parts), "_".join(parts))
+
+
 def index_terms(text: str) -> list[str]:
-    """What the lexical index stores for a text, in order: stems of Latin words (identifiers
-    split into their parts, as FTS5's unicode61 would), Chinese as character bigrams."""
-    if not _HAN_CHAR.search(text):  # the same terms, four times faster: search dedups passages
-        return [stem(w) for w in _ALNUM.findall(text.lower())]
+    """What the lexical index stores for a text, in order: Latin words as `word_terms`, Chinese
+    as character bigrams."""
     out: list[str] = []
+    if not _HAN_CHAR.search(text):  # the same terms, faster: search dedups passages with this
+        for w in _LATIN_WORD.findall(text):
+            out.extend(word_terms(w))
+        return out
     for tok, han in tokens(text):
-        if han:
-            out.extend(han_index_terms(tok))
-        else:
-            out.extend(stem(p) for p in _PARTS.split(tok.lower()) if p)
+        out.extend(han_index_terms(tok) if han else word_terms(tok))
     return out
+
+
+@cache
+def _stop_terms() -> frozenset[str]:
+    return frozenset(STOPWORDS_ZH | {t for w in STOPWORDS_EN for t in word_terms(w)})
+
+
+def is_stop_term(term: str) -> bool:
+    """Whether an index term is a stopword's (stemmed English or Chinese function word)."""
+    return term in _stop_terms()
 
 
 def index_text(text: str) -> str:
     """`index_terms` joined by spaces: the text FTS5 indexes (its tokenizer then only splits)."""
     return " ".join(index_terms(text))
+
+
+def shingles(terms: list[str], n: int) -> list[str]:
+    """Runs of n consecutive terms, space-joined (an FTS5 phrase, a unit of overlap)."""
+    if len(terms) < n:
+        return [" ".join(terms)] if terms else []
+    return [" ".join(terms[i : i + n]) for i in range(len(terms) - n + 1)]
 
 
 def query_terms(text: str) -> list[str]:

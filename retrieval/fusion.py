@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from folio.text import index_terms
+from folio import text as lang
 
 
 def rrf(
@@ -24,10 +24,7 @@ def rrf(
 
 
 def shingles(text: str, n: int = 5) -> set[str]:
-    words = index_terms(text)
-    if len(words) < n:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return set(lang.shingles(lang.index_terms(text), n))
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

@@ -15,6 +15,10 @@ from retrieval.fusion import near_duplicates, rrf
 from retrieval.rerank import Reranker
 
 CANDIDATES = 40  # per retriever; fusion then picks from at most 2x this
+# A query "quotes" a chunk when the chunk holds at least EXACT_COVERAGE of the query's runs of
+# QUOTE_RUN consecutive index terms (stopwords included: word order is what a paraphrase lacks).
+QUOTE_RUN = 3
+EXACT_COVERAGE = 0.5
 
 
 @dataclass
@@ -54,11 +58,18 @@ def search(
     else:
         t_embed = t0
     t_dense = time.perf_counter()
+    exact: list[tuple[str, float]] = []
     if mode in ("hybrid", "bm25"):
         lexical = index.bm25(query, CANDIDATES, collections)
+        exact = exact_matches(index, query, collections)
     t_bm25 = time.perf_counter()
 
     fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], k=settings.rrf_k)
+    if exact:  # exact and near-exact matches first: best covered, then as the fusion ranks them
+        place = {c: i for i, (c, _) in enumerate(fused)}
+        exact.sort(key=lambda e: (-e[1], place.get(e[0], len(place))))
+        first = {cid: 1.0 + cover for cid, cover in exact}
+        fused = [*first.items(), *((c, s) for c, s in fused if c not in first)]
     rows = index.chunks(c for c, _ in fused[: 2 * CANDIDATES])
     cosine = dict(dense)
     passages = _collapse(fused, rows, doc_ids)
@@ -87,6 +98,30 @@ def search(
             "total_ms": (t_end - t0) * 1000,
         },
     )
+
+
+def exact_matches(
+    index: Index, query: str, collections: Sequence[str] | None = None
+) -> list[tuple[str, float]]:
+    """(chunk id, coverage) of the chunks the query quotes, most covered first.
+
+    Staff paste error messages, log lines and sentences they half remember. Ranking alone treats
+    a page holding the whole sentence like one holding the same words scattered, so the chunks
+    with the most of the query's word runs are fetched (an FTS5 OR of phrases) and the share of
+    the runs each one holds decides: at EXACT_COVERAGE or more the query is a quote of it.
+    Paraphrased questions share few runs with any chunk and are left to the fusion.
+    """
+    runs = lang.unique(lang.shingles(lang.index_terms(query), QUOTE_RUN))
+    if len(runs) < 2:
+        return []
+    telling = [r for r in runs if not all(lang.is_stop_term(t) for t in r.split())]
+    found = []
+    for cid, text in index.phrase_matches(telling or runs, 6, collections):
+        have = set(lang.shingles(lang.index_terms(text), QUOTE_RUN))
+        cover = sum(r in have for r in runs) / len(runs)
+        if cover >= EXACT_COVERAGE:
+            found.append((cid, cover))
+    return sorted(found, key=lambda x: -x[1])
 
 
 def unknown_terms(index: Index, query: str) -> list[str]:
