@@ -39,9 +39,12 @@ def damaged(tmp_path):
 
 
 def _check(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    private_tmp = settings.data_dir.parent / "tmp"  # other runs' spool folders are not ours
+    private_tmp.mkdir(exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "folio", "--data-dir", str(settings.data_dir), "check", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
     )  # fmt: skip
 
 
