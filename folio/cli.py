@@ -327,6 +327,8 @@ def ask(
     warm.join()
     answerer = Answerer(settings, index, embedder, conn.client, open_reranker(settings))
 
+    streamed: list[str] = []  # the checked answer as it streams (generation/verified.py)
+
     async def run_ask():
         answer = None
         async for ev in answerer.stream(question, collections=collection):
@@ -340,7 +342,8 @@ def ask(
                     out.print(f"[dim][{i}] {p['title']}, {p['locator']}: {body[:300]}[/]")
                 out.print()
             elif ev.type == "token":
-                out.print(ev.data, end="", highlight=False, markup=False)
+                streamed.append(ev.data)
+                out.print(ev.data, end="", highlight=False, markup=False, soft_wrap=True)
             elif ev.type == "reasoning" and show_reasoning:
                 err.print(ev.data, end="", style="dim", highlight=False, markup=False)
             elif ev.type == "done":
@@ -365,6 +368,9 @@ def ask(
         for i, p in enumerate(answer.passages, 1):
             out.print(f"  [{i}] {p.title}, {p.locator()}: {p.body.strip()[:300]}", highlight=False)
     else:
+        if "".join(streamed) != answer.text:  # never expected: the stream is the checked text
+            out.print("[bold]Checked answer:[/]")
+            out.print(answer.text, highlight=False, markup=False, soft_wrap=True)
         _print_citations(answer)
     t = answer.timings
     err.print(

@@ -2,7 +2,9 @@
 
 Callers (CLI, web, API) consume one stream of events, so every surface shows the same thing in
 the same order: the passages first (a CPU engine may take a minute before its first token), then
-the answer as it streams, then the checked answer with its citations. When the engine fails the
+the answer as it streams, checked sentence by sentence as it is written (`generation.verified`:
+a marker the final check would drop is never shown), then the checked answer with its
+citations, whose text the streamed tokens add up to. When the engine fails the
 stream still ends with an answer object that carries the passages and the error: a
 retrieval-only answer rather than nothing.
 """
@@ -22,6 +24,7 @@ from folio.settings import Settings
 from folio.types import Passage
 from generation.citations import check
 from generation.client import LLMClient, LLMError
+from generation.verified import VerifiedStream
 from retrieval.answerable import answerable
 from retrieval.prompt import build_prompt, condense_messages, fallback_condense, refusal
 from retrieval.rerank import Reranker
@@ -87,7 +90,9 @@ def passage_dict(p: Passage) -> dict[str, Any]:
 
 @dataclass
 class Event:
-    """type: passages | token | reasoning | status | done"""
+    """type: passages | token | reasoning | status | done
+
+    `token` carries checked answer text (`VerifiedStream`), not the model's raw output."""
 
     type: str
     data: Any = None
@@ -176,15 +181,19 @@ class Answerer:
         from generation.client import StreamStats
 
         stats = StreamStats()
+        verified = VerifiedStream([p.body for p in prompt.passages])
         t_llm = time.perf_counter()
         try:
             async for delta in self.llm.stream(prompt.messages, stats=stats):
                 if delta.kind == "content":
                     content.append(delta.text)
-                    yield Event("token", delta.text)
+                    if piece := verified.feed(delta.text):
+                        yield Event("token", piece)
                 else:
                     reasoning.append(delta.text)
                     yield Event("reasoning", delta.text)
+            if piece := verified.flush():
+                yield Event("token", piece)
         except LLMError as exc:
             log.warning("engine error", extra={"error": str(exc), "type": type(exc).__name__})
             answer.mode = "retrieval-only"
@@ -201,6 +210,8 @@ class Answerer:
         raw = "".join(content).strip()
         if raw:
             finish(answer, raw)
+        if answer.mode == "llm" and verified.text != answer.text:  # a bug in the verifier
+            log.warning("streamed text differs from the checked answer", extra={"raw": raw})
         answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         yield Event("done", answer)
 

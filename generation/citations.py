@@ -17,6 +17,9 @@ from folio import text as lang
 from retrieval.prompt import REFUSALS
 
 _MARKER = re.compile(r"\[(\s*\d+(?:\s*[-,–]\s*\d+)*\s*)\]")
+_SPACED_MARKER = re.compile(r"([ \t]*)" + _MARKER.pattern)
+_OPEN_MARKER = re.compile(r"\[[\s\d,\-–]*\Z")  # a marker the stream has not finished yet
+_END_MARKS = ".!?:;。！？：；"
 _REFUSAL_PATTERNS = re.compile(
     r"((manuals?|passages?) (do|does|did) ?n[o']t (cover|contain|answer|mention|address|say)"
     r"|not (covered|mentioned|found|addressed) in the (manuals?|passages?)"
@@ -99,42 +102,97 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL_PATTERNS.search(body)) and len(body) < limit
 
 
+def refusal_settled(prefix: str) -> bool | None:
+    """`is_refusal` of every answer that starts with `prefix` when the prefix already decides
+    it, else None (the stream's verifier holds Folio's added citations until it knows). Mirrors
+    `is_refusal`: change the two together (tests/test_verified.py checks that they agree)."""
+    body = _MARKER.sub("", _without_open_marker(prefix)).strip()
+    if any(body.startswith(r[:-1]) for r in REFUSALS.values()):
+        return True
+    if len(body) >= 240:  # past is_refusal's longest limit, and not starting like a refusal
+        return False
+    # Chinese: with 60 Han characters an answer under 240 characters stays Chinese (limit 100)
+    han = len(re.findall(f"[{lang.HAN}]", body))
+    if len(body) >= 100 and han * (lang.HAN_WEIGHT + 1) >= 240:
+        return False
+    return None
+
+
 def check(answer: str, passages: Sequence[str], *, repair: bool = True) -> CheckedAnswer:
     """Check every sentence against the passages it cites (1-based numbers)."""
-    n = len(passages)
     refused = is_refusal(answer)
     checks: list[SentenceCheck] = []
     out_parts: list[str] = []
     for sentence in split_sentences(answer):
-        markers = parse_markers(sentence)
-        valid = [m for m in dict.fromkeys(markers) if 1 <= m <= n]
-        invalid = [m for m in dict.fromkeys(markers) if not 1 <= m <= n]
-        bare = _MARKER.sub("", sentence).strip()
-        sc = SentenceCheck(bare, valid, invalid=invalid)
-        scores = {i + 1: support(bare, p) for i, p in enumerate(passages)}
-        sc.support = {m: round(scores[m], 3) for m in valid}
-        factual = len(content_words(bare)) >= 3 and not refused
-        if valid:
-            sc.supported = any(scores[m] >= SUPPORTED for m in valid)
-            if repair and not sc.supported and factual:
-                best = max(scores, key=scores.get)
-                if scores[best] >= SUPPORTED:
-                    sc.added = [best]
-                    sc.supported = True
-        elif repair and factual and scores:
-            best = max(scores, key=scores.get)
-            if scores[best] >= SUPPORTED:
-                sc.added = [best]
-                sc.supported = True
+        sc, text = check_sentence(sentence, passages, refused=refused, repair=repair)
         checks.append(sc)
-        text = _MARKER.sub(lambda m: _keep_valid(m, n), sentence).rstrip()
-        if sc.added:
-            text = _insert_before_end(text, "".join(f"[{a}]" for a in sc.added))
         out_parts.append(text)
     final = _join(answer, out_parts)
     used = list(dict.fromkeys(parse_markers(final)))
     all_invalid = sorted({i for sc in checks for i in sc.invalid})
     return CheckedAnswer(final, checks, used, all_invalid, refused)
+
+
+def check_sentence(
+    sentence: str, passages: Sequence[str], *, refused: bool, repair: bool = True
+) -> tuple[SentenceCheck, str]:
+    """One sentence of an answer: its check and its repaired text (markers that point nowhere
+    dropped, Folio's citation inserted before the end mark). `refused` is whether the whole
+    answer is a refusal: then no citation is added. `check` and the stream's verifier
+    (`generation.verified`) both call this, so the stream and the answer agree."""
+    n = len(passages)
+    markers = parse_markers(sentence)
+    valid = [m for m in dict.fromkeys(markers) if 1 <= m <= n]
+    invalid = [m for m in dict.fromkeys(markers) if not 1 <= m <= n]
+    bare = _SPACED_MARKER.sub("", sentence).strip()  # "… factory [1]." -> "… factory."
+    sc = SentenceCheck(bare, valid, invalid=invalid)
+    scores = {i + 1: support(bare, p) for i, p in enumerate(passages)}
+    sc.support = {m: round(scores[m], 3) for m in valid}
+    factual = len(content_words(bare)) >= 3 and not refused
+    if valid:
+        sc.supported = any(scores[m] >= SUPPORTED for m in valid)
+        if repair and not sc.supported and factual:
+            best = max(scores, key=scores.get)
+            if scores[best] >= SUPPORTED:
+                sc.added = [best]
+                sc.supported = True
+    elif repair and factual and scores:
+        best = max(scores, key=scores.get)
+        if scores[best] >= SUPPORTED:
+            sc.added = [best]
+            sc.supported = True
+    text = _repair_markers(sentence, n).rstrip()
+    if sc.added:
+        text = _insert_before_end(text, "".join(f"[{a}]" for a in sc.added))
+    return sc, text
+
+
+def stable_prefix(partial: str, n: int) -> str:
+    """The start of an unfinished sentence as `check_sentence` will write it, whatever follows:
+    markers so far repaired, less a marker still open (`[` before `7]`) and less the end
+    (spaces and end marks), where a citation may yet be inserted or a dropped marker take the
+    spaces before it. What the stream shows of the sentence being written."""
+    text = _repair_markers(_without_open_marker(partial), n)
+    end = len(text)
+    while end and (text[end - 1].isspace() or text[end - 1] in _END_MARKS):
+        end -= 1
+    return text[:end]
+
+
+def _without_open_marker(text: str) -> str:
+    m = _OPEN_MARKER.search(text)
+    return text[: m.start()] if m else text
+
+
+def _repair_markers(text: str, n: int) -> str:
+    """Valid markers written one by one (`[1, 2]` -> `[1][2]`); markers that point nowhere
+    dropped with the spaces before them (`red [7].` -> `red.`)."""
+
+    def keep(m: re.Match) -> str:
+        kept = _keep_valid(m, n)
+        return m.group(1) + kept if kept else ""
+
+    return _SPACED_MARKER.sub(keep, text)
 
 
 def _keep_valid(m: re.Match, n: int) -> str:

@@ -72,6 +72,12 @@ STREAMS: dict[str, list[dict]] = {
         _chunk({"content": "nel|>final<|message|>Hold RESET for 5 s [1]."}),
         _chunk({"content": "<|return|>"}, finish="stop"),
     ],
+    # the same through a server that strips harmony's special tokens: the channel names stay
+    "harmony-stripped": [
+        _chunk({"content": "anal"}),
+        _chunk({"content": "ysisPassage 1 says 5 s.assis"}),
+        _chunk({"content": "tantfinalHold RESET for 5 s [1]."}, finish="stop"),
+    ],
     "think-inline": [
         _chunk({"content": "<think>Passage 2"}),
         _chunk({"content": " covers it.</th"}),
@@ -252,6 +258,7 @@ def test_vllm_style_reasoning_field_not_duplicated(server: str) -> None:
     ("scenario", "answer", "thought"),
     [
         ("harmony-inline", "Hold RESET for 5 s [1].", "Passage 1 says 5 s."),
+        ("harmony-stripped", "Hold RESET for 5 s [1].", "Passage 1 says 5 s."),
         ("think-inline", "\n\nOpen the vent [2] <b>first</b>.", "Passage 2 covers it."),
     ],
 )

@@ -1,7 +1,9 @@
 """The web UI in a real browser: Debian's chromium driven by Playwright against uvicorn.
 
 Upload a generated PDF on /manuals, watch the job reach done, ask on /, see the streamed
-(retrieval-only) answer with citation chips, open a passage and its page link. The same in
+(retrieval-only) answer with citation chips, open a passage and its page link. With a scripted
+engine whose answer needs repairs, every state of the streamed answer is the checked one so far
+and the page ends with exactly the API's non-streamed answer and citations. The same in
 Chinese: a browser that asks for zh-CN gets the Chinese UI, a Chinese DOCX manual and a Chinese
 question, and the language switch. Screenshots go to test-artifacts/ (gitignored) for a human
 look, at desktop width and at 375 px.
@@ -11,13 +13,15 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures import make_docx, make_pdf
-from tests.web.conftest import LiveServer, web_settings
+from tests.scripted_engine import ScriptedEngine
+from tests.web.conftest import LiveServer, build_index, web_settings
 from web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -307,3 +311,74 @@ def test_chinese_ui_manual_and_switch(server: LiveServer, browser: Browser, tmp_
     expect(page.get_by_role("heading", name="手册", exact=True)).to_be_visible()
     context.close()
     assert not errors, f"browser errors: {errors}"
+
+
+# Records every text the answer box shows while it streams (before the chips replace it).
+RECORD_ANSWER_STATES = """() => {
+  window.answerStates = [];
+  const conv = document.getElementById("conversation");
+  new MutationObserver(() => {
+    const turns = conv.querySelectorAll(".turn");
+    const box = turns.length ? turns[turns.length - 1].querySelector(".answer") : null;
+    if (box && box.textContent) window.answerStates.push(box.textContent);
+  }).observe(conv, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+@pytest.mark.parametrize("scenario", ["pump-en", "pump-zh"])
+def test_streamed_answer_ends_as_the_checked_answer(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory, manuals, scenario: str
+) -> None:
+    """The scripted engine cites [7] and [9] (there are 3 passages), cuts markers across
+    chunks, claims a lifetime warranty no passage mentions and forgets citations: the page
+    never shows a marker the check drops, and ends with the non-streamed answer's text and
+    cited sources."""
+    engine = ScriptedEngine(delay_s=0.15).start()
+    data_dir = tmp_path_factory.mktemp("browser-scripted") / "index"
+    build_index(data_dir, manuals)
+    settings = web_settings(
+        data_dir, engine_autostart=True, llm_base_url=engine.url(scenario),
+        llm_model="scripted", prompt_passages=3,
+    )  # fmt: skip
+    live = LiveServer(create_app(settings)).start()
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        deadline = time.monotonic() + 30
+        while page.request.get(live.url + "/health").json()["engine_state"] != "up":
+            assert time.monotonic() < deadline, "the app did not connect to the scripted engine"
+            time.sleep(0.05)
+        page.goto(live.url + "/")
+        expect(page.locator("#status")).to_contain_text("scripted")
+        question = "How do I prime the pump with valve V3?"
+        page.evaluate(RECORD_ANSWER_STATES)
+        page.get_by_label("Your question").fill(question)
+        page.get_by_label("Your question").press("Enter")
+        turn = page.locator(".turn").last
+        expect(turn).to_have_class(re.compile(r"\bdone\b"), timeout=60_000)
+        final = turn.locator(".answer").text_content()
+        states = page.evaluate("window.answerStates")
+
+        api = page.request.post(live.url + "/api/v1/ask", data={"question": question}).json()
+        assert api["mode"] == "llm" and final == api["answer"]
+        assert len(set(states)) > 2, states  # it streamed
+        for shown in states:
+            assert final.startswith(shown), (shown, final)
+            assert not re.search(r"\[[79]\]|\[[\d\s,]*$", shown), shown
+        cited = turn.locator(".source-list .chip.cited")
+        assert [int(n) for n in cited.evaluate_all("cs => cs.map(c => c.dataset.n)")] == [
+            c["n"] for c in api["citations"]
+        ]
+        chips = turn.locator(".answer button.chip")
+        assert set(chips.evaluate_all("cs => cs.map(c => c.textContent)")) == {
+            f"[{c['n']}]" for c in api["citations"]
+        }
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"ask-scripted-{scenario}.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        context.close()
+        live.stop()
+        engine.stop()
