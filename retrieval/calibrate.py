@@ -19,9 +19,11 @@ import numpy as np
 
 from retrieval.signals import FEATURES
 
-# `unknown` is a rule, not a weight (retrieval/answerable.py); `cross_language` only switches
-# `idf_cover` off; `zh` lets the cosine mean something else for Chinese questions.
-MODEL_FEATURES = (*(f for f in FEATURES if f not in ("unknown", "cross_language")), "zh")
+# `unknown` is a rule, not a weight (retrieval/answerable.py); `cross_language` and
+# `dense_blind` only switch signals off; `zh` lets the rest weigh differently for Chinese.
+MODEL_FEATURES = (
+    *(f for f in FEATURES if f not in ("unknown", "cross_language", "dense_blind")), "zh",
+)  # fmt: skip
 
 
 @dataclass
@@ -59,16 +61,23 @@ class Example:
 
 
 def _effective(x: dict[str, float], mean: dict[str, float]) -> dict[str, float]:
-    """Across languages the lexical cover is not evidence either way: it takes its mean."""
+    """A signal that cannot mean anything for this query takes its mean (no evidence either
+    way): the lexical cover across languages, the cosines when the embedder does not know the
+    question's language."""
     if x.get("cross_language"):
-        return {**x, "idf_cover": mean["idf_cover"]}
+        x = {**x, "idf_cover": mean["idf_cover"]}
+    if x.get("dense_blind"):
+        x = {**x, "cosine": mean["cosine"], "cosine_gap": mean["cosine_gap"]}
     return x
 
 
 def _matrix(examples: Sequence[Example]) -> tuple[np.ndarray, dict[str, float]]:
     rows = [_signals(e) for e in examples]
-    same = [r for r in rows if not r.get("cross_language")] or rows
-    mean = {f: float(np.mean([r.get(f, 0.0) for r in same])) for f in MODEL_FEATURES}
+    mean = {}
+    for f in MODEL_FEATURES:  # each signal's mean over the queries where it means something
+        off = "cross_language" if f == "idf_cover" else "dense_blind"
+        usable = [r for r in rows if not r.get(off)] or rows
+        mean[f] = float(np.mean([r.get(f, 0.0) for r in usable]))
     x = np.array(
         [[_effective(r, mean).get(f, 0.0) for f in MODEL_FEATURES] for r in rows], dtype=float
     )
@@ -101,8 +110,10 @@ def fit(
     """Fit weights and choose the cut; classes are weighted to count equally."""
     if not any(e.answerable for e in examples) or all(e.answerable for e in examples):
         raise ValueError("calibration needs answerable and unanswerable questions")
-    x, _ = _matrix(examples)
-    mean = x.mean(axis=0)
+    x, usable_mean = _matrix(examples)
+    # centred on the means over the queries where each signal means something: the same values
+    # `_effective` puts in for the others, at fitting and at inference alike
+    mean = np.array([usable_mean[f] for f in MODEL_FEATURES])
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
     y = np.array([float(e.answerable) for e in examples])

@@ -15,6 +15,9 @@ normalised within its own query:
 - `cross_language`: 1 when the best passage is in another language than the question (an English
   question over a Chinese manual): its words cannot be found in the passage, so the fitted
   decision ignores `idf_cover` then (`retrieval.calibrate`);
+- `dense_blind`: 1 when the embedder was not trained on the question's language
+  (`folio.embedding.embedder_languages`): the decision then ignores the cosines, which on a new
+  Chinese manual refused 8 of 18 answerable questions when they were trusted;
 - `unknown`: how many name terms of the question no manual contains.
 
 `retrieval/answerable.py` combines them with weights fitted on questions with known answers.
@@ -29,7 +32,10 @@ from collections.abc import Mapping, Sequence
 from folio import text as lang
 from folio.types import Passage
 
-FEATURES = ("cosine", "cosine_gap", "idf_cover", "agreement", "exact", "cross_language", "unknown")
+FEATURES = (
+    "cosine", "cosine_gap", "idf_cover", "agreement", "exact", "cross_language", "dense_blind",
+    "unknown",
+)  # fmt: skip
 
 
 def question_terms(question: str) -> set[str]:
@@ -68,6 +74,7 @@ def compute(
     unknown: Sequence[str],
     doc_freq: Mapping[str, int],
     n_chunks: int,
+    dense_languages: set[str] | None = None,
 ) -> dict[str, float]:
     cosines = sorted((c for _, c in dense), reverse=True)
     best = cosines[0] if cosines else 0.0
@@ -75,12 +82,10 @@ def compute(
     lexical_rank = {cid: i for i, (cid, _) in enumerate(lexical, 1)}
     top_dense = dense[0][0] if dense else None
     agreement = 1.0 / lexical_rank[top_dense] if top_dense in lexical_rank else 0.0
-    cover = idf_cover(
-        question_terms(question), [p.body for p in passages[:3]], doc_freq, n_chunks
-    )
-    cross = bool(passages) and lang.detect_language(question) != lang.detect_language(
-        passages[0].body
-    )
+    cover = idf_cover(question_terms(question), [p.body for p in passages[:3]], doc_freq, n_chunks)
+    language = lang.detect_language(question)
+    cross = bool(passages) and language != lang.detect_language(passages[0].body)
+    blind = dense_languages is not None and language.value not in dense_languages
     return {
         "cosine": round(best, 4),
         "cosine_gap": round(gap, 4),
@@ -88,5 +93,6 @@ def compute(
         "agreement": round(agreement, 4),
         "exact": round(max((c for _, c in exact), default=0.0), 4),
         "cross_language": float(cross),
+        "dense_blind": float(blind),
         "unknown": float(len(unknown)),
     }

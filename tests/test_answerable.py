@@ -9,7 +9,7 @@ import random
 import pytest
 
 from folio.settings import Settings
-from retrieval.answerable import META_KEY, answerable, default_model, model_for
+from retrieval.answerable import META_KEY, answerable, model_for
 from retrieval.calibrate import Example, choose_threshold, fit, leave_one_out, rates
 from retrieval.search import Hits
 from retrieval.signals import idf_cover
@@ -85,14 +85,29 @@ def test_a_model_stored_in_the_index_wins_over_the_shipped_one(tmp_path):
     from folio.index import Index
 
     index = Index(Settings(data_dir=tmp_path), model_name="m")
-    assert model_for(index) == default_model()
+    assert model_for(index) is None
     stored = fit(_examples(), fitted_on="customer set")
     index.set_meta(META_KEY, json.dumps(stored.to_dict()))
     assert model_for(index).fitted_on == "customer set"
     assert model_for(index).weights == stored.weights
 
 
-def test_shipped_model_is_a_fitted_one():
-    model = default_model()
-    assert model.curve and "dev" in model.fitted_on
-    assert 0.0 < model.threshold < 1.0
+def _hits(query: str, cosine: float, **signals: float) -> Hits:
+    return Hits(query, passages=[object()], dense_best=cosine,
+                signals={"cosine": cosine, **signals})  # fmt: skip
+
+
+def test_default_floor_applies_to_the_embedders_languages_only():
+    settings = Settings()
+    assert not answerable(_hits("How do I prime it?", 0.2, dense_blind=0.0), settings).answerable
+    assert answerable(_hits("How do I prime it?", 0.5, dense_blind=0.0), settings).answerable
+    # MiniLM's cosine for a Chinese question is no evidence: the floor does not apply
+    assert answerable(_hits("怎样给水泵灌水？", 0.2, dense_blind=1.0), settings).answerable
+
+
+def test_a_stored_model_decides_instead_of_the_floor():
+    model = fit(_examples())
+    hits = _hits("How do I prime it?", 0.2, cosine_gap=0.05, idf_cover=0.9, agreement=0.9)
+    verdict = answerable(hits, Settings(), model)
+    assert "p_answerable" in verdict.signals
+    assert verdict.answerable == (model.probability(verdict.signals) >= model.threshold)

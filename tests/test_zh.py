@@ -125,6 +125,8 @@ def test_old_format_index_is_migrated_and_searchable(env, tmp_path):
     db.executescript(
         "DROP TABLE chunks_vocab; DROP TABLE chunks_fts; ALTER TABLE chunks DROP COLUMN lang;"
     )
+    for later in {r[1] for r in db.execute("PRAGMA table_info(chunks)")} & {"ocr"}:
+        db.execute(f"ALTER TABLE chunks DROP COLUMN {later}")  # columns of later migrations
     db.executescript(MIGRATION_1)
     db.execute("INSERT INTO chunks_fts(rowid, text, section, title) "
                "SELECT rowid, text, section, '' FROM chunks")  # fmt: skip

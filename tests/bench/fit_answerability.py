@@ -1,6 +1,6 @@
-"""Fit the shipped "do the manuals answer this?" decision (retrieval/answerability.json).
+"""Fit "do the manuals answer this?" on dev + zh-dev and report how it would do.
 
-    python tests/bench/fit_answerability.py --dev runs/dev --zh runs/zh [--write]
+    python tests/bench/fit_answerability.py --dev runs/dev --zh runs/zh
 
 `runs/dev` and `runs/zh` are indexes of `.corpus/dev` and `.corpus/zh-dev`. Examples: each set's
 questions on its own library (answerable unless `doc` is null) and on the other set's library
@@ -13,7 +13,6 @@ unknown-term rule included; `--write` stores the model as the shipped default.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from folio.evaluate import read_questions  # noqa: E402
 from folio.settings import Settings  # noqa: E402
 from folio.wiring import open_index  # noqa: E402
-from retrieval.answerable import DEFAULT_MODEL_PATH, answerable  # noqa: E402
+from retrieval.answerable import answerable  # noqa: E402
 from retrieval.calibrate import examples_from, fit, format_report, leave_one_out  # noqa: E402
 from retrieval.search import search  # noqa: E402
 
@@ -34,7 +33,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dev", type=Path, required=True)
     ap.add_argument("--zh", type=Path, required=True)
-    ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     sets = {
         "dev": (args.dev, read_questions(EVAL / "dev" / "questions.jsonl")),
@@ -65,9 +63,6 @@ def main() -> None:
             f"false refusals {sum(refused[i] for i in ans)}/{len(ans)} "
             f"{[i for i in ans if refused[i]]} missed {[i for i in una if not refused[i]]}"
         )
-    if args.write:
-        DEFAULT_MODEL_PATH.write_text(json.dumps(model.to_dict(), indent=1) + "\n")
-        print(f"wrote {DEFAULT_MODEL_PATH}")
 
 
 if __name__ == "__main__":
