@@ -51,6 +51,18 @@ def resolve_model_path(ref: str) -> Path:
     )
 
 
+def embedder_languages(settings) -> set[str] | None:  # noqa: ANN001 - folio.settings.Settings
+    """The question languages whose cosines mean something for the configured embedder
+    (None: all). The packaged all-MiniLM-L6-v2 was trained on English only: on zh-dev its
+    cosines for answerable Chinese questions (0.56-0.81) overlap the unanswerable ones
+    (0.60-0.76) and shift from manual to manual."""
+    if settings.embedding_languages is not None:
+        return set(settings.embedding_languages)
+    if not settings.embedding_url and settings.embedding_model.lower() in _PACKAGED:
+        return {"en"}
+    return None
+
+
 def model_name(ref: str) -> str:
     """The name recorded in the index: stable across machines for packaged models."""
     if ref.lower() in _PACKAGED:

@@ -59,19 +59,24 @@ def content_words(text: str) -> set[str]:
     return lang.content_words(text)
 
 
-def support(sentence: str, passage: str) -> float:
-    """Share of the sentence's content words that the passage contains.
+def support(sentence: str, passage: str) -> float | None:
+    """Share of the sentence's content words that the passage contains; None when it cannot
+    be checked lexically.
 
     Across languages (an English answer from a Chinese page) only what both languages write
     alike can be compared: names, identifiers and numbers, the words that are not common in the
-    sentence's language. A sentence with none of those cannot be checked lexically and keeps
-    its citation.
+    sentence's language. A sentence with none of those is unverifiable (None): it keeps a
+    citation the model gave, and Folio never adds one on that basis. A sentence with no content
+    words at all ("Yes.", "See below.") supports nothing: 0.0, so an answer made of such
+    sentences is never shown as a cited answer.
     """
     words = content_words(sentence)
+    if not words:
+        return 0.0
     if lang.detect_language(sentence) != lang.detect_language(passage):
         words = {w for w in words if not lang.is_han(w) and not lang.is_common(w)}
-    if not words:
-        return 1.0
+        if not words:
+            return None
     return len(words & content_words(passage)) / len(words)
 
 
@@ -146,17 +151,13 @@ def check_sentence(
     invalid = [m for m in dict.fromkeys(markers) if not 1 <= m <= n]
     bare = _SPACED_MARKER.sub("", sentence).strip()  # "… factory [1]." -> "… factory."
     sc = SentenceCheck(bare, valid, invalid=invalid)
-    scores = {i + 1: support(bare, p) for i, p in enumerate(passages)}
-    sc.support = {m: round(scores[m], 3) for m in valid}
+    raw = {i + 1: support(bare, p) for i, p in enumerate(passages)}
+    scores = {m: s for m, s in raw.items() if s is not None}  # what can be checked
+    sc.support = {m: round(scores[m], 3) for m in valid if m in scores}
     factual = len(content_words(bare)) >= 3 and not refused
     if valid:
-        sc.supported = any(scores[m] >= SUPPORTED for m in valid)
-        if repair and not sc.supported and factual:
-            best = max(scores, key=scores.get)
-            if scores[best] >= SUPPORTED:
-                sc.added = [best]
-                sc.supported = True
-    elif repair and factual and scores:
+        sc.supported = any(raw[m] is None or raw[m] >= SUPPORTED for m in valid)
+    if repair and factual and scores and not sc.supported:
         best = max(scores, key=scores.get)
         if scores[best] >= SUPPORTED:
             sc.added = [best]
