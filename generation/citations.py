@@ -65,7 +65,10 @@ def support(sentence: str, passage: str) -> float | None:
 
     Across languages (an English answer from a Chinese page) only what both languages write
     alike can be compared: names, identifiers and numbers, the words that are not common in the
-    sentence's language. A sentence with none of those is unverifiable (None): it keeps a
+    sentence's language. Numbers weigh as a whole: a sentence whose number (a port, a size, a
+    timeout) the passage does not contain is not supported by it, however many other words
+    match (the local model answered "port 3493" from R's help passages: NUT's port, from another
+    passage). A sentence with none of those is unverifiable (None): it keeps a
     citation the model gave, and Folio never adds one on that basis. A sentence with no content
     words at all ("Yes.", "See below.") supports nothing: 0.0, so an answer made of such
     sentences is never shown as a cited answer.
@@ -77,7 +80,12 @@ def support(sentence: str, passage: str) -> float | None:
         words = {w for w in words if not lang.is_han(w) and not lang.is_common(w)}
         if not words:
             return None
-    return len(words & content_words(passage)) / len(words)
+    have = content_words(passage)
+    share = len(words & have) / len(words)
+    numbers = {w for w in words if any(ch.isdigit() for ch in w)}
+    if numbers:  # a port, a size, a timeout: the fact a reader acts on must be in the passage
+        share *= len(numbers & have) / len(numbers)
+    return share
 
 
 def parse_markers(text: str) -> list[int]:

@@ -65,3 +65,12 @@ def test_lists_keep_their_lines():
     answer = "To reset:\n1. Hold RESET for 3 seconds [2].\n2. Check the indicator turns green [2]."
     res = check(answer, PASSAGES)
     assert res.text.count("\n") == 2
+
+
+def test_a_number_the_passage_does_not_hold_makes_the_sentence_unsupported():
+    passage = "The dynamic HTML help server of R listens on a port chosen at start-up."
+    assert support("R's dynamic HTML help server listens on port 3493.", passage) == 0.0
+    assert support("R's dynamic HTML help server listens on a port chosen at start-up.",
+                   passage) >= 0.5  # fmt: skip
+    checked = check("The help server listens on port 3493 [1].", [passage])
+    assert not checked.sentences[0].supported
