@@ -353,6 +353,24 @@ def break_points(text: str) -> list[int]:
     return [m.start() for m in re.finditer(rf"(?<=\s)\S|(?<=[{HAN}，、])(?=[{HAN}])", text)]
 
 
+_INSTRUCTIONS = re.compile(
+    r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)\s+"
+    r"(instructions|rules|prompts?|messages)"
+    r"|you\s+are\s+now\s+(a|an|the|in)\b|new\s+instructions\s*:|system\s+prompt"
+    r"|(reply|respond|answer)\s+(only\s+)?(with|exactly)\s+[\"'“]"
+    r"|忽略(之前|以上|上面|前面|先前)的?(所有)?(指令|指示|规则|提示)|你现在是|新的指令[:：]|系统提示"
+    r"|(只|仅)(回答|回复|输出)[\"'“「]",
+    re.IGNORECASE,
+)
+
+
+def instruction_like(text: str) -> bool:
+    """Whether a manual's text reads like instructions to an AI assistant ("ignore previous
+    instructions", "you are now…", "忽略之前的指令"): a prompt injection, or at least text the
+    prompt must fence as data and the UI should mark."""
+    return _INSTRUCTIONS.search(text) is not None
+
+
 def display_width(text: str) -> int:
     """Columns a text takes in a fixed-width rendering: a Han character takes two."""
     return len(text) + len(_HAN_CHAR.findall(text))
