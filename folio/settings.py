@@ -7,12 +7,15 @@ variables, a `.env` file, `folio.toml` (or the file named by `FOLIO_CONFIG`), de
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -131,23 +134,55 @@ class Settings(BaseSettings):
         description="Lines `name:hash[:coll1,coll2]`; default data_dir/users.txt when it exists.",
     )
     session_secret_file: Path | None = Field(
-        None, description="Cookie signing key; default data_dir/session.key (created, mode 600)."
+        None,
+        description="Key for session and proxy-user CSRF tokens; default data_dir/session.key "
+        "(created, mode 600).",
     )
-    session_hours: float = Field(12.0, gt=0, description="Browser session lifetime.")
+    session_hours: float = Field(
+        12.0, gt=0, description="Browser session lifetime (sessions are kept server-side)."
+    )
     cookie_secure: bool | None = Field(
         None, description="Secure cookies; None = when the request arrived over https."
     )
     trusted_user_header: str | None = Field(
         None, description="e.g. X-Forwarded-User, set by an authenticating proxy; off when unset."
     )
-    trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1", "::1"],
-        description="Peers whose user header and X-Forwarded-* headers are believed.",
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose user header and "
+        "X-Forwarded-* headers are believed; the client is the rightmost X-Forwarded-For hop "
+        "that is not one of them. Empty (the default): the peer address is the client.",
+    )
+    trusted_user_collections: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Collections of a proxy (trusted-header) user who is not in the users file; "
+        "empty = none, '*' = all.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names accepted in loopback mode besides localhost, 127.0.0.1, [::1] "
+        "(any other Host gets 421: DNS rebinding).",
     )
     max_upload_files: int = Field(20, ge=1, description="Files per upload request.")
     max_question_chars: int = Field(4000, ge=10)
+    max_api_body_kb: int = Field(
+        1024, ge=16, description="Request body cap for /api/v1 (uploads: max_file_mb)."
+    )
+    max_openai_body_kb: int = Field(4096, ge=16, description="Request body cap for /v1.")
+    max_form_body_kb: int = Field(64, ge=4, description="Request body cap for pages and forms.")
     max_pending_asks: int = Field(8, ge=1, description="LLM answers in flight before 429.")
     max_queued_jobs: int = Field(100, ge=1, description="Waiting ingest jobs before 429.")
+
+    @field_validator("trusted_proxies", "trusted_user_collections", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """A list from the environment as `a,b` or as JSON `["a", "b"]`."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -24,6 +24,7 @@ _TYPES = {
     405: "method_not_allowed",
     413: "too_large",
     415: "unsupported_media_type",
+    421: "misdirected_request",
     422: "invalid_request",
     429: "rate_limited",
     503: "unavailable",

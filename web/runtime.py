@@ -14,7 +14,7 @@ from folio.embedding import open_embedder
 from folio.index import Index
 from folio.settings import Settings
 from web.metrics import Metrics
-from web.services.auth import LoginThrottle, SessionSigner, Users, auth_enabled
+from web.services.auth import LoginThrottle, Sessions, Users, auth_enabled
 from web.services.batching import BatchingEmbedder
 from web.services.engine import EngineService
 from web.services.jobs import JobService
@@ -47,7 +47,7 @@ class Runtime:
     engine: EngineService
     keys: KeyVerifier
     users: Users
-    sessions: SessionSigner
+    sessions: Sessions
     auth: bool
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     last_answer: dict[str, dict] = field(default_factory=dict)  # per principal name
@@ -65,6 +65,7 @@ class Runtime:
         pool.get()  # refuse a mismatched index now, and open Chroma before any thread races
         store = Store(settings.web_db_path)
         metrics = Metrics()
+        users = Users(settings)
         rt = cls(
             settings=settings,
             store=store,
@@ -75,8 +76,8 @@ class Runtime:
             jobs=JobService(settings, store, metrics),
             engine=EngineService(settings),
             keys=KeyVerifier(store),
-            users=Users(settings),
-            sessions=SessionSigner(settings),
+            users=users,
+            sessions=Sessions(settings, store, users),
             auth=auth_enabled(settings),
         )
         metrics.gauge("folio_documents", "Searchable documents", lambda: rt.stats()["docs"])

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# Caps on what one request may ask for: past them a request is refused with 422 (never left to
+# fail deeper down, e.g. as too many SQL variables). The body-size caps (web/limits.py) sit
+# above these, so every request within them is also read whole.
+MAX_LIST_ITEMS = 100  # collections per request
+MAX_DOC_IDS = 100  # documents per request (retrieval refuses more: folio.index.MAX_DOC_IDS)
+MAX_MESSAGE_CHARS = 20_000  # one history message
+MAX_HISTORY_MESSAGES = 40
+MAX_HISTORY_CHARS = 100_000  # all history messages together
+MAX_CHAT_MESSAGES = 500  # /v1/chat/completions
+MAX_CHAT_CHARS = 1_000_000  # their text together
+
+CollectionName = Annotated[str, StringConstraints(max_length=64)]
+DocId = Annotated[str, StringConstraints(max_length=128)]
+Collections = Annotated[
+    list[CollectionName] | None,
+    Field(None, max_length=MAX_LIST_ITEMS, description="Only these collections (at most 100)."),
+]
+DocIds = Annotated[
+    list[DocId] | None,
+    Field(None, max_length=MAX_DOC_IDS, description="Only these documents (at most 100)."),
+]
 
 
 class ErrorDetail(BaseModel):
@@ -18,24 +40,36 @@ class ErrorBody(BaseModel):
 
 class ChatMessage(BaseModel):
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=20000)
+    content: str = Field(max_length=MAX_MESSAGE_CHARS)
 
 
 class AskRequest(BaseModel):
     question: str = Field(description="1 to 4000 characters (FOLIO_MAX_QUESTION_CHARS).")
-    collections: list[str] | None = Field(None, description="Only these collections.")
-    doc_ids: list[str] | None = Field(None, description="Only these documents.")
+    collections: Collections
+    doc_ids: DocIds
     history: list[ChatMessage] = Field(
-        default_factory=list, max_length=40, description="Earlier turns, oldest first."
+        default_factory=list,
+        max_length=MAX_HISTORY_MESSAGES,
+        description="Earlier turns, oldest first: at most 40 messages, 100,000 characters.",
     )
     retrieval_only: bool = Field(False, description="Skip the LLM: passages only, never 503.")
+
+    @model_validator(mode="after")
+    def _history_size(self) -> AskRequest:
+        total = sum(len(m.content) for m in self.history)
+        if total > MAX_HISTORY_CHARS:
+            raise ValueError(
+                f"the history holds {total} characters; the limit is {MAX_HISTORY_CHARS}: "
+                "send only the last few turns"
+            )
+        return self
 
 
 class SearchRequest(BaseModel):
     query: str = Field(description="1 to 4000 characters.")
     k: int | None = Field(None, ge=1, le=50, description="Number of passages (default top_k).")
-    collections: list[str] | None = None
-    doc_ids: list[str] | None = None
+    collections: Collections
+    doc_ids: DocIds
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
@@ -191,6 +225,21 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     model: str | None = "folio"
-    messages: list[OpenAIMessage] = Field(min_length=1)
+    messages: list[OpenAIMessage] = Field(min_length=1, max_length=MAX_CHAT_MESSAGES)
     stream: bool = False
-    collections: list[str] | None = Field(None, description="Folio extension.")
+    collections: Collections
+
+    @model_validator(mode="after")
+    def _messages_size(self) -> ChatCompletionRequest:
+        total = 0
+        for m in self.messages:
+            if isinstance(m.content, str):
+                total += len(m.content)
+            elif m.content:
+                total += sum(len(str(p.get("text", ""))) for p in m.content)
+        if total > MAX_CHAT_CHARS:
+            raise ValueError(
+                f"the messages hold {total} characters; the limit is {MAX_CHAT_CHARS}: "
+                "send only the last few turns"
+            )
+        return self

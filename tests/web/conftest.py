@@ -51,6 +51,7 @@ def web_settings(data_dir: Path, **kw: object) -> Settings:
         "llm_base_url": None,
         "auth": False,
         "users_file": data_dir / "users.txt",
+        "allowed_hosts": ["testserver"],  # TestClient's Host, for loopback mode's Host check
     }
     return Settings(**{**base, **kw})  # type: ignore[arg-type]
 
@@ -121,7 +122,13 @@ class LiveServer:
 
     def start(self, timeout: float = 60.0) -> LiveServer:
         self.port = self.port or free_port()
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            proxy_headers=False,  # as `folio serve`: X-Forwarded-* are the app's to judge
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

@@ -209,8 +209,65 @@ def test_trusted_proxy_header(client: TestClient) -> None:
     r = client.get("/api/v1/documents", headers={"X-Forwarded-User": "bob"})
     assert r.status_code == 200
     assert {d["collection"] for d in r.json()["documents"]} == {"network"}
-    r = client.get("/api/v1/documents", headers={"X-Forwarded-User": "carol"})
-    assert {d["collection"] for d in r.json()["documents"]} == {"default", "network"}
+    # In no users file and no FOLIO_TRUSTED_USER_COLLECTIONS: no collection at all.
+    carol = {"X-Forwarded-User": "carol"}
+    r = client.get("/api/v1/documents", headers=carol)
+    assert r.status_code == 200 and r.json()["documents"] == []
+    assert client.get("/api/v1/collections", headers=carol).json() == {"collections": []}
+    page = client.get("/", headers={**carol, "accept": "text/html"})
+    csrf = page.text.split('data-csrf="')[1].split('"')[0]
+    for path, body in (
+        ("/api/v1/search", {"query": "router reset"}),
+        ("/api/v1/ask", {"question": "router reset?", "retrieval_only": True}),
+    ):
+        r = client.post(path, json=body, headers={**carol, "X-CSRF-Token": csrf})
+        assert r.status_code == 403 and "may not search any collection" in r.text
+    r = client.post(
+        "/api/v1/documents",
+        files={"file": ("a.txt", b"hello there", "text/plain")},
+        headers={**carol, "X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 403
+
+
+def test_proxy_users_need_the_csrf_token(client: TestClient) -> None:
+    client.cookies.clear()
+    bob = {"X-Forwarded-User": "bob"}
+    r = client.post("/api/v1/search", json={"query": "router reset"}, headers=bob)
+    assert r.status_code == 403 and r.json()["error"]["type"] == "csrf"
+    page = client.get("/", headers={**bob, "accept": "text/html"})
+    csrf = page.text.split('data-csrf="')[1].split('"')[0]
+    r = client.post(
+        "/api/v1/search", json={"query": "router reset"}, headers={**bob, "X-CSRF-Token": csrf}
+    )
+    assert r.status_code == 200 and r.json()["passages"]
+    carol = client.get("/", headers={"X-Forwarded-User": "carol", "accept": "text/html"})
+    assert csrf not in carol.text  # a token per user
+    r = client.post("/ui/jobs/dismiss", headers=bob)
+    assert r.status_code == 403
+    r = client.post("/ui/jobs/dismiss", headers={**bob, "X-CSRF-Token": csrf})
+    assert r.status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("granted", "seen"), [(["network"], {"network"}), (["*"], {"default", "network"})]
+)
+def test_proxy_user_default_collections(data_dir: Path, granted: list[str], seen: set[str]) -> None:
+    settings = web_settings(
+        data_dir, auth=True, trusted_user_header="X-Forwarded-User",
+        trusted_proxies=["testclient"], trusted_user_collections=granted,
+    )  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/api/v1/documents", headers={"X-Forwarded-User": "carol"})
+        assert {d["collection"] for d in r.json()["documents"]} == seen
+        r = c.get("/api/v1/documents", headers={"X-Forwarded-User": "bob"})
+        assert {d["collection"] for d in r.json()["documents"]} == {"network"}  # the users file
+
+
+def test_proxy_header_from_an_untrusted_peer_is_ignored(data_dir: Path) -> None:
+    settings = web_settings(data_dir, auth=True, trusted_user_header="X-Forwarded-User")
+    with TestClient(create_app(settings)) as c:  # no trusted proxies: the default
+        assert c.get("/api/v1/documents", headers={"X-Forwarded-User": "bob"}).status_code == 401
 
 
 def test_failed_logins_are_throttled(client: TestClient) -> None:

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from web.errors import ApiError, wants_html
 from web.runtime import Runtime
-from web.services.auth import LOCAL, SESSION_COOKIE, Principal, peer_trusted
+from web.services.auth import LOCAL, SESSION_COOKIE, Principal, forwarded_client, peer_trusted
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _BEARER_HINT = (
@@ -30,13 +30,11 @@ def get_rt(request: Request) -> Runtime:
 
 
 def client_address(request: Request, rt: Runtime) -> str:
-    """The end user's address: X-Forwarded-For only when the peer is a trusted proxy."""
+    """The end user's address: the peer, or (behind trusted proxies) the rightmost
+    X-Forwarded-For hop that is not one of them."""
     peer = request.client.host if request.client else ""
-    if peer_trusted(peer, rt.settings.trusted_proxies):
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return peer
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return forwarded_client(peer, forwarded, rt.settings.trusted_proxies)
 
 
 def is_https(request: Request, rt: Runtime) -> bool:
@@ -80,9 +78,21 @@ def authenticate(request: Request, rt: Runtime) -> Principal | None:
         peer = request.client.host if request.client else None
         name = request.headers.get(name_header, "").strip()
         if name and peer_trusted(peer, rt.settings.trusted_proxies):
-            user = rt.users.get(name)
-            return Principal(name, "proxy", user.collections if user else None)
+            return proxy_principal(rt, name)
     return None
+
+
+def proxy_principal(rt: Runtime, name: str) -> Principal:
+    """A user named by the authenticating proxy: the collections the users file grants them,
+    else FOLIO_TRUSTED_USER_COLLECTIONS (default none; '*' = all). Their browser requests
+    carry a CSRF token like a login session's."""
+    user = rt.users.get(name)
+    if user is not None:
+        colls = user.collections
+    else:
+        default = rt.settings.trusted_user_collections
+        colls = None if "*" in default else frozenset(c for c in default if c)
+    return Principal(name, "proxy", colls, csrf=rt.sessions.proxy_csrf(name))
 
 
 def _www() -> dict:
@@ -90,7 +100,8 @@ def _www() -> dict:
 
 
 async def check_csrf(request: Request, principal: Principal) -> None:
-    """Cookie sessions must echo their CSRF token on unsafe requests (header or form field)."""
+    """Cookie sessions and proxy users must echo their CSRF token on unsafe requests (header or
+    form field): both are browsers, which send their credentials along with any site's form."""
     if principal.csrf is None or request.method in SAFE_METHODS:
         return
     token = request.headers.get("x-csrf-token")

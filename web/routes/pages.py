@@ -150,7 +150,7 @@ async def login(
     if not rt.auth:
         return RedirectResponse("/", 303)
     client = client_address(request, rt)
-    wait = rt.throttle.retry_after(client)
+    wait = rt.throttle.retry_after(client, username.strip())
     if wait:
         raise ApiError(
             429,
@@ -159,14 +159,14 @@ async def login(
         )
     user = await asyncio.to_thread(check_login, rt.users, username.strip(), password)
     if user is None:
-        rt.throttle.failed(client)
+        rt.throttle.failed(client, username.strip())  # logged: name and address, no password
         return render(
             request, "login.html", rt, None, 401, next=_safe_next(next),
             error=i18n.t(i18n.request_locale(request), "login.wrong"), no_users=not rt.users.all(),
             username=username.strip(),
         )  # fmt: skip
     rt.throttle.succeeded(client)
-    value, _ = rt.sessions.issue(user.name)
+    value, _ = rt.sessions.issue(user.name, replacing=request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse(_safe_next(next), 303)
     response.set_cookie(
         SESSION_COOKIE, value, max_age=int(rt.sessions.lifetime_s), httponly=True,
@@ -176,7 +176,8 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(principal: Principal = PAGE, rt: Runtime = RT):
+async def logout(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
+    rt.sessions.revoke(request.cookies.get(SESSION_COOKIE))  # the session ends server-side
     response = RedirectResponse("/login" if rt.auth else "/", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -1,11 +1,14 @@
 """Who is asking, and which collections they may see.
 
-Three ways in, checked in this order: an API key (`Authorization: Bearer folio_...`), a signed
-session cookie from the login form, or a user name set by a trusted reverse proxy. When auth is
-off (the default for a server bound to loopback) every request is the single local user.
+Three ways in, checked in this order: an API key (`Authorization: Bearer folio_...`), a session
+cookie from the login form, or a user name set by a trusted reverse proxy. When auth is off (the
+default for a server bound to loopback) every request is the single local user.
 
-Passwords are stored as scrypt hashes (`folio keys hash-password`), sessions are HMAC-signed
-cookies that carry their own CSRF token, so the server keeps no session table.
+Passwords are stored as scrypt hashes (`folio keys hash-password`). Sessions live server-side in
+the web database (the cookie holds a random id, the table its sha256): logout deletes the row, a
+login issues a new id and ends the one it was sent with, and a session ends by itself when its
+user leaves the users file or gets another password (each row remembers a keyed fingerprint of
+the password hash it was opened with).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import json
+import logging
 import os
 import secrets
 import threading
@@ -25,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from folio.settings import Settings
+from web.services.store import Store
+
+log = logging.getLogger("folio.web.auth")
 
 SESSION_COOKIE = "folio_session"
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -171,36 +177,85 @@ class Session:
     expires: float
 
 
-class SessionSigner:
-    """HMAC-SHA256-signed cookie values; the key lives in a file readable only by Folio."""
+class Sessions:
+    """Server-side sessions in the web database; the cookie value is a random id."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store, users: Users) -> None:
         self.lifetime_s = settings.session_hours * 3600
+        self.store = store
+        self.users = users
         path = settings.session_secret_file or settings.data_dir / "session.key"
         self.key = _load_or_create_secret(path)
 
-    def issue(self, user: str) -> tuple[str, Session]:
-        session = Session(user, secrets.token_urlsafe(24), time.time() + self.lifetime_s)
-        payload = _b64(
-            json.dumps({"u": session.user, "c": session.csrf, "e": int(session.expires)}).encode()
-        )
-        return f"{payload}.{self._sign(payload)}", session
+    def issue(self, user: str, replacing: str | None = None) -> tuple[str, Session]:
+        """A new session for `user` (who must exist); `replacing`, the cookie the login form
+        was posted with, ends here: every login gets a fresh id."""
+        found = self.users.get(user)
+        if found is None:
+            raise KeyError(user)
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        session = Session(user, secrets.token_urlsafe(24), now + self.lifetime_s)
+        with self.store.tx() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            if replacing:
+                db.execute("DELETE FROM sessions WHERE id=?", (_session_id(replacing),))
+            db.execute(
+                "INSERT INTO sessions (id, user, csrf, credential, created_at, expires_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (
+                    _session_id(token), user, session.csrf,
+                    self._credential(found), now, session.expires,
+                ),
+            )  # fmt: skip
+        return token, session
 
     def read(self, value: str | None) -> Session | None:
-        if not value or value.count(".") != 1 or len(value) > 4096:
+        """The live session behind a cookie value, or None. A session whose user is gone or
+        has another password since it was opened is deleted on sight."""
+        if not value or len(value) > 256:
             return None
-        payload, sig = value.split(".")
-        if not hmac.compare_digest(sig, self._sign(payload)):
+        sid = _session_id(value)
+        row = self.store.db.execute("SELECT * FROM sessions WHERE id=?", (sid,)).fetchone()
+        if row is None:
             return None
-        try:
-            data = json.loads(_unb64(payload))
-            session = Session(str(data["u"]), str(data["c"]), float(data["e"]))
-        except (ValueError, KeyError, TypeError):
+        user = self.users.get(row["user"])
+        if (
+            row["expires_at"] <= time.time()
+            or user is None
+            or not hmac.compare_digest(row["credential"], self._credential(user))
+        ):
+            self.store.db.execute("DELETE FROM sessions WHERE id=?", (sid,))
             return None
-        return session if session.expires > time.time() else None
+        return Session(row["user"], row["csrf"], row["expires_at"])
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self.key, payload.encode(), hashlib.sha256).digest())
+    def revoke(self, value: str | None) -> None:
+        """Logout: the session behind this cookie value ends (no-op for an unknown value)."""
+        if value and len(value) <= 256:
+            self.store.db.execute("DELETE FROM sessions WHERE id=?", (_session_id(value),))
+
+    def revoke_user(self, user: str) -> int:
+        """End every session of `user`; returns how many there were."""
+        return self.store.db.execute("DELETE FROM sessions WHERE user=?", (user,)).rowcount
+
+    def count(self, user: str) -> int:
+        row = self.store.db.execute(
+            "SELECT COUNT(*) FROM sessions WHERE user=? AND expires_at > ?", (user, time.time())
+        ).fetchone()
+        return int(row[0])
+
+    def proxy_csrf(self, user: str) -> str:
+        """The CSRF token of a trusted-header user (no cookie session to keep one in): keyed on
+        the name, so only pages Folio rendered for that user carry it."""
+        return _b64(hmac.new(self.key, b"proxy-csrf\0" + user.encode(), hashlib.sha256).digest())
+
+    def _credential(self, user: User) -> str:
+        digest = hmac.new(self.key, b"credential\0" + user.password_hash.encode(), hashlib.sha256)
+        return digest.hexdigest()
+
+
+def _session_id(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _load_or_create_secret(path: Path) -> bytes:
@@ -227,14 +282,25 @@ class LoginThrottle:
 
     failures: dict[str, deque[float]] = field(default_factory=dict)
 
-    def retry_after(self, client: str) -> float:
+    def retry_after(self, client: str, user: str | None = None) -> float:
         q = self._recent(client)
         if len(q) < LOGIN_MAX_FAILURES:
             return 0.0
-        return max(1.0, q[0] + LOGIN_WINDOW_S - time.time())
+        wait = max(1.0, q[0] + LOGIN_WINDOW_S - time.time())
+        log.warning(
+            "login refused: too many failed logins",
+            extra={"event": "login_throttled", "user": user, "client": client, "wait_s": wait},
+        )
+        return wait
 
-    def failed(self, client: str) -> None:
-        self._recent(client).append(time.time())
+    def failed(self, client: str, user: str | None = None) -> None:
+        """Record (and log: user name and client address, never the password) a failed login."""
+        q = self._recent(client)
+        q.append(time.time())
+        log.warning(
+            "login failed",
+            extra={"event": "login_failed", "user": user, "client": client, "failures": len(q)},
+        )
 
     def succeeded(self, client: str) -> None:
         self.failures.pop(client, None)
@@ -253,6 +319,33 @@ def check_login(users: Users, name: str, password: str) -> User | None:
         verify_password(password, _DUMMY_HASH)
         return None
     return user if verify_password(password, user.password_hash) else None
+
+
+def forwarded_client(peer: str, forwarded: Iterable[str], trusted: Iterable[str]) -> str:
+    """The client's address. `forwarded` are the X-Forwarded-For header values in order; they
+    are believed only when the peer is a trusted proxy, and then read from the right: each proxy
+    appends the address it got the request from, so the first hop from the right that is not a
+    trusted proxy is the client (the leftmost entries are whatever the client chose to send)."""
+    trusted = list(trusted)
+    if not peer_trusted(peer, trusted):
+        return peer
+    hops = [_bare_address(h) for value in forwarded for h in value.split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):
+        client = hop
+        if not peer_trusted(hop, trusted):
+            break
+    return client
+
+
+def _bare_address(hop: str) -> str:
+    """`1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443` -> the address alone."""
+    hop = hop.strip()
+    if hop.startswith("[") and "]" in hop:
+        return hop[1 : hop.index("]")]
+    if hop.count(":") == 1:
+        return hop.split(":", 1)[0]
+    return hop
 
 
 def peer_trusted(peer: str | None, trusted: Iterable[str]) -> bool:

@@ -39,6 +39,8 @@ def upload_collection(rt: Runtime, principal: Principal, requested: str | None) 
     if principal.may_see(default):
         return default
     allowed = sorted(principal.collections or ())
+    if not allowed:
+        raise ApiError(403, f"{principal.name!r} may not add manuals to any collection")
     if len(allowed) == 1:
         return allowed[0]
     raise ApiError(422, f"choose a collection for the upload: one of {', '.join(allowed)}")

@@ -41,6 +41,14 @@ def check_question(text: str, rt: Runtime, what: str = "question") -> str:
 def scope(principal: Principal, requested: Sequence[str] | None) -> list[str] | None:
     """The collections a request may search: what it asked for, if allowed (else 403), or
     everything the caller may see."""
+    if principal.collections is not None and not principal.collections:
+        # An empty grant must never reach the index: an empty filter there means "all".
+        raise ApiError(
+            403,
+            f"{principal.kind} {principal.name!r} may not search any collection; an "
+            "administrator grants collections in the users file (or, for users of the "
+            "authenticating proxy, with FOLIO_TRUSTED_USER_COLLECTIONS)",
+        )
     wanted = [c for c in (requested or []) if c]
     if wanted:
         denied = [c for c in wanted if not principal.may_see(c)]

@@ -1,4 +1,5 @@
-"""The web app's own SQLite database (data_dir/web.sqlite3): API keys, jobs, answers, feedback.
+"""The web app's own SQLite database (data_dir/web.sqlite3): API keys, browser sessions, jobs,
+answers, feedback.
 
 Kept apart from the index registry so the index stays a pure function of the manuals: deleting
 web.sqlite3 loses keys and history, never a document. Every thread gets its own connection
@@ -23,6 +24,15 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at REAL NOT NULL,
     last_used_at REAL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,  -- sha256 of the cookie value; the value itself is not stored
+    user TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    credential TEXT NOT NULL,  -- keyed fingerprint of the password hash at login
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
