@@ -13,6 +13,9 @@ ENV PYTHONUNBUFFERED=1 \
     FOLIO_HOST=0.0.0.0
 
 WORKDIR /app
+# OpenCV, which the OCR engine (rapidocr-onnxruntime) uses, loads libGL and GLib.
+RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+ && rm -rf /var/lib/apt/lists/*
 # CPU torch first, so the dependency range below never pulls a CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./

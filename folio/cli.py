@@ -96,7 +96,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Add manuals to the index. Exit 1 if any file failed (the others are still ingested)."""
+    """Add manuals to the index. Exit 1 if any file failed (the others are still ingested);
+    files a folder walk skips (not a format Folio reads) are listed, and do not fail it."""
     _use(data_dir)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -119,6 +120,11 @@ def ingest(
     started: list[float] = []  # the clock starts with the first embedded batch, not at load
 
     def on_progress(p) -> None:
+        if p.phase == "ocr":  # the parser worker reads scanned pages; nothing embedded yet
+            if p.file not in current:
+                current[p.file] = bar.add_task(p.file, total=None, stats="")
+            bar.update(current[p.file], stats=p.note)
+            return
         if not started:
             started.append(time.perf_counter())
         if p.phase:
@@ -154,14 +160,20 @@ def ingest(
         for col in ("file", "status", "pages", "chunks", "detail"):
             table.add_column(col)
         for r in results:
-            style = {"failed": "red", "unchanged": "dim", "ingested": "green"}[r.status]
+            style = {
+                "failed": "red", "unchanged": "dim", "ingested": "green", "skipped": "yellow",
+            }[r.status]  # fmt: skip
+            detail = r.error or r.title
+            if r.ocr_pages:
+                detail += f" ({r.ocr_pages} page{'s' * (r.ocr_pages != 1)} read with OCR)"
             table.add_row(
                 r.name, f"[{style}]{r.status}[/]", str(r.pages or ""), str(r.chunks or ""),
-                r.error or r.title,
+                detail,
             )  # fmt: skip
         out.print(table)
-        n = {s: sum(r.status == s for r in results) for s in ("ingested", "unchanged", "failed")}
-        out.print(f"{n['ingested']} ingested, {n['unchanged']} unchanged, {n['failed']} failed")
+        statuses = ("ingested", "unchanged", "skipped", "failed")
+        n = {s: sum(r.status == s for r in results) for s in statuses}
+        out.print(", ".join(f"{n[s]} {s}" for s in statuses if n[s] or s != "skipped"))
     raise typer.Exit(1 if failed else 0)
 
 

@@ -128,7 +128,15 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     return run
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_script(MIGRATION_1), _migration_2]
+# Migration 3 (OCR): whether a chunk's text was read with OCR from a scanned page. Older rows
+# came from text layers, so 0 is right for them.
+MIGRATION_3 = "ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0"
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _script(MIGRATION_1),
+    _migration_2,
+    _script(MIGRATION_3),
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -361,12 +369,12 @@ class Index:
             for c, analysed in zip(chunks, rows, strict=True):
                 cur = self.db.execute(
                     "INSERT OR REPLACE INTO chunks (id, doc_id, ord, text, page_start, page_end,"
-                    " label_start, label_end, section, char_start, char_end, tokens, lang)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " label_start, label_end, section, char_start, char_end, tokens, lang, ocr)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         c.id, c.doc_id, c.ord, c.text, c.page_start, c.page_end, c.label_start,
                         c.label_end, c.section, c.char_start, c.char_end, c.tokens,
-                        detect_language(c.text),
+                        detect_language(c.text), int(c.ocr),
                     ),
                 )  # fmt: skip
                 self.db.execute(
@@ -671,8 +679,9 @@ def _doc_from_join(row: sqlite3.Row) -> DocRecord:
 
 
 def _chunk(row: sqlite3.Row) -> Chunk:
+    keys = row.keys()
     return Chunk(
-        id=row["chunk_id"] if "chunk_id" in row.keys() else row["id"],  # noqa: SIM118
+        id=row["chunk_id"] if "chunk_id" in keys else row["id"],
         doc_id=row["doc_id"],
         ord=row["ord"],
         text=row["text"],
@@ -684,6 +693,7 @@ def _chunk(row: sqlite3.Row) -> Chunk:
         char_start=row["char_start"] or 0,
         char_end=row["char_end"] or 0,
         tokens=row["tokens"] or 0,
+        ocr=bool(row["ocr"]) if "ocr" in keys else False,  # rows selected without the column
     )
 
 

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     max_pages: int = Field(5000, ge=1)
     parse_timeout_s: float = Field(300.0, gt=0, description="Per-file extraction time limit.")
     max_unzipped_mb: float = Field(500.0, gt=0, description="DOCX zip-bomb guard.")
+    ocr: bool = Field(
+        True,
+        description="Read scanned pages (PDF pages without a text layer, PNG/JPEG/TIFF files) "
+        "with OCR, inside the parse time limit; False = refuse them ('needs OCR').",
+    )
 
     # --- retrieval ----------------------------------------------------------------------------
     top_k: int = Field(6, ge=1, le=50)

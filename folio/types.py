@@ -15,13 +15,14 @@ class Page:
 
     For a PDF this is one physical page. Formats without pages (text, Markdown, HTML) and DOCX
     files yield one `Page` per section run; `number` is then the page recorded by the file's page
-    breaks, or None.
+    breaks, or None. `ocr`: the text was read from the page's image (a scan), not its text layer.
     """
 
     text: str
     number: int | None = None
     label: str | None = None
     section: str = ""
+    ocr: bool = False
 
 
 @dataclass
@@ -29,10 +30,11 @@ class ParsedDocument:
     """What a parser returns: metadata plus the pages in reading order."""
 
     title: str
-    kind: str  # pdf | docx | text | markdown | html
+    kind: str  # one of ingest.formats.KINDS: pdf | docx | html | markdown | text | png | ...
     pages: list[Page]
     page_count: int | None = None
     empty_pages: int = 0
+    ocr_pages: int = 0  # pages whose text was read with OCR
     warnings: list[str] = field(default_factory=list)
 
 
@@ -61,6 +63,7 @@ class Chunk:
     char_start: int
     char_end: int
     tokens: int = 0
+    ocr: bool = False  # from a page read with OCR: its text may hold misread characters
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,11 @@ class Passage:
     @property
     def page_label(self) -> str | None:
         return self.chunk.label_start
+
+    @property
+    def ocr(self) -> bool:
+        """The passage's text was read with OCR from a scanned page."""
+        return self.chunk.ocr
 
     def locator(self) -> str:
         return locator(self.chunk)

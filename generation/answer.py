@@ -46,6 +46,7 @@ class Citation:
     chunk_id: str
     supported: bool = True
     added_by_folio: bool = False
+    ocr: bool = False  # the passage was read with OCR from a scanned page
 
 
 @dataclass
@@ -85,6 +86,7 @@ def passage_dict(p: Passage) -> dict[str, Any]:
         "score": round(p.score, 6),
         "chunk_id": p.chunk.id,
         "text": p.body,
+        "ocr": p.chunk.ocr,
     }
 
 
@@ -266,5 +268,6 @@ def finish(answer: Answer, raw: str) -> None:
                 chunk_id=p.chunk.id,
                 supported=n in supported,
                 added_by_folio=n in added,
+                ocr=p.chunk.ocr,
             )
         )

@@ -118,6 +118,7 @@ def chunk_page(
                 char_start=start,
                 char_end=end,
                 tokens=sum(s.tokens for s in group),
+                ocr=page.ocr,
             )
         )
     return chunks

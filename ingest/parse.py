@@ -16,15 +16,28 @@ from pathlib import Path
 from folio.types import ParsedDocument
 from ingest.docx import parse_docx
 from ingest.errors import IngestError, human_size
+from ingest.formats import OcrProgress, ParseOptions, by_kind
+from ingest.image import parse_image
 from ingest.pdf import parse_pdf
 from ingest.sniff import sniff
 from ingest.text import parse_html, parse_markdown, parse_text
 
 
 def parse_file(
-    path: Path | str, *, max_pages: int, max_bytes: int, max_unzipped_bytes: int
+    path: Path | str,
+    *,
+    max_pages: int,
+    max_bytes: int,
+    max_unzipped_bytes: int,
+    ocr: bool = False,
+    progress: OcrProgress | None = None,
 ) -> ParsedDocument:
-    """Parse the file at `path` within the given limits; raise IngestError otherwise."""
+    """Parse the file at `path` within the given limits; raise IngestError otherwise.
+
+    `ocr`: read pages without a text layer (and PNG/JPEG/TIFF scans) with OCR, calling
+    `progress(page, pages)` before each page it reads; off, such files are refused ("needs
+    OCR").
+    """
     path = Path(path)
     try:
         resolved = path.resolve(strict=True)
@@ -48,31 +61,61 @@ def parse_file(
         )
     if stat.st_size == 0:
         raise IngestError("file is empty")
+    options = ParseOptions(max_pages, max_unzipped_bytes, ocr, progress)
     try:
-        kind = sniff(resolved)
-        document = _parse(resolved, kind, max_pages, max_unzipped_bytes)
+        fmt = by_kind(sniff(resolved))
+        document = fmt.load_parser()(resolved, options)
     except IngestError:
         raise
     except MemoryError as exc:
         raise IngestError("could not parse: out of memory") from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure becomes a reason, not a crash
         raise IngestError(f"could not parse: {type(exc).__name__}: {exc}"[:300]) from exc
+    if document.page_count is not None and document.page_count > max_pages:
+        raise IngestError(f"too many pages ({document.page_count} > {max_pages})")
     if not any(page.text.strip() for page in document.pages):
         raise IngestError("no text found in the file")
     return document
 
 
-def _parse(path: Path, kind: str, max_pages: int, max_unzipped_bytes: int) -> ParsedDocument:
-    if kind == "pdf":
-        return parse_pdf(path, max_pages=max_pages)
-    if kind == "docx":
-        document = parse_docx(path, max_unzipped_bytes=max_unzipped_bytes)
-    elif kind == "html":
-        document = parse_html(path)
-    elif kind == "markdown":
-        document = parse_markdown(path)
-    else:
-        document = parse_text(path)
-    if document.page_count is not None and document.page_count > max_pages:
-        raise IngestError(f"too many pages ({document.page_count} > {max_pages})")
-    return document
+# --- the parsers of the format registry (`ingest.formats`), one signature for all -------------
+
+
+def read_pdf(path: Path, options: ParseOptions) -> ParsedDocument:
+    return parse_pdf(
+        path,
+        max_pages=options.max_pages,
+        ocr=_engine() if options.ocr else None,
+        progress=options.progress,
+    )
+
+
+def read_docx(path: Path, options: ParseOptions) -> ParsedDocument:
+    return parse_docx(path, max_unzipped_bytes=options.max_unzipped_bytes)
+
+
+def read_html(path: Path, options: ParseOptions) -> ParsedDocument:
+    return parse_html(path)
+
+
+def read_markdown(path: Path, options: ParseOptions) -> ParsedDocument:
+    return parse_markdown(path)
+
+
+def read_text(path: Path, options: ParseOptions) -> ParsedDocument:
+    return parse_text(path)
+
+
+def read_image(path: Path, options: ParseOptions) -> ParsedDocument:
+    return parse_image(
+        path,
+        max_pages=options.max_pages,
+        ocr=_engine() if options.ocr else None,
+        progress=options.progress,
+    )
+
+
+def _engine():
+    from ingest.ocr import engine
+
+    return engine()

@@ -10,16 +10,23 @@ Pages are produced one at a time so that a 2,400-page manual is never held in me
 keeps only each page's edge lines, to find running headers and footers, and the hyphenated
 compounds the document writes inside lines, to keep their hyphen at line ends; the second
 cleans).
+
+Pages without a text layer (scans) are read with OCR when the caller passes an engine
+(`ingest.ocr`): after the first pass, each page that holds no text of its own is rendered at
+`RENDER_DPI` and read; its edge lines then join the running-line vote, so a scan's printed
+header and page number are removed like a text PDF's. Without an engine a PDF of scans is
+refused ("needs OCR").
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from pypdf import PdfReader
@@ -27,6 +34,8 @@ from pypdf import PdfReader
 from folio.types import Page, ParsedDocument
 from ingest import clean
 from ingest.errors import IngestError
+from ingest.formats import OcrProgress
+from ingest.ocr import MAX_SIDE, RENDER_DPI, Ocr
 
 SCANNED_SHARE = 0.9  # this share of pages without text means the PDF needs OCR
 _TITLE_PAGES = 5  # pages searched for a first line when the metadata has no title
@@ -53,6 +62,8 @@ class PdfInfo:
     has_outline: bool
     empty_pages: int | None = None  # known after the first pass (`iter_clean_pdf_pages`)
     warnings: list[str] = field(default_factory=list)
+    title_from: str = "metadata"  # metadata | text | file name
+    ocr_pages: int = 0  # pages whose text was read with OCR
 
 
 @dataclass(frozen=True)
@@ -74,13 +85,23 @@ def iter_pdf_pages(path: Path, *, max_pages: int) -> tuple[PdfInfo, Iterator[Pag
     return info, _raw_pages(doc, info, structure)
 
 
-def iter_clean_pdf_pages(path: Path, *, max_pages: int) -> tuple[PdfInfo, Iterator[Page]]:
+def iter_clean_pdf_pages(
+    path: Path,
+    *,
+    max_pages: int,
+    ocr: Ocr | None = None,
+    progress: OcrProgress | None = None,
+) -> tuple[PdfInfo, Iterator[Page]]:
     """Open a PDF, find its running lines, and stream its cleaned, non-empty pages.
 
     The first pass over the text happens before returning, so scanned PDFs (at least 90 % of
-    pages without text) raise IngestError here and `info.empty_pages` is already known.
+    pages without text) raise IngestError here and `info.empty_pages` is already known. With an
+    `ocr` engine, the pages without text are read with it in this pass instead (calling
+    `progress(n, pages to read)` before the n-th), and a scan is refused only when OCR finds no
+    text on any page.
     """
     doc, info, structure = _open(Path(path), max_pages)
+    ocr_text: dict[int, str] = {}
     try:
         edges: list[list[str]] = []
         only_edges: list[bool] = []
@@ -92,30 +113,57 @@ def iter_clean_pdf_pages(path: Path, *, max_pages: int) -> tuple[PdfInfo, Iterat
             only_edges.append(not _has_middle(text))
             compounds |= clean.hyphen_compounds(text)
         running = clean.running_lines(edges)
-        info.empty_pages = sum(
-            1
-            for page_edges, whole in zip(edges, only_edges, strict=True)
-            if whole and all(clean.line_key(line) in running for line in page_edges)
-        )
+        if ocr is not None:
+            textless = _empty(edges, only_edges, running)
+            for n, index in enumerate(textless, start=1):
+                if progress is not None:
+                    progress(n, len(textless))
+                text = clean.fix_characters(ocr.read(_render(doc, index, info.warnings)))
+                if text.strip():
+                    ocr_text[index] = text
+                    edges[index] = clean.edge_lines(text)
+                    only_edges[index] = not _has_middle(text)
+                    compounds |= clean.hyphen_compounds(text)
+            if ocr_text:  # the scanned pages' printed headers and footers join the vote
+                running = clean.running_lines(edges)
+                _title_from_ocr(info, ocr_text)
+        info.empty_pages = len(_empty(edges, only_edges, running))
+        info.ocr_pages = len(ocr_text)
     except BaseException:
         doc.close()
         raise
     del edges, only_edges
-    _check_text_layer(info, doc)
-    return info, _clean_pages(doc, info, structure, running, compounds)
+    _check_text_layer(info, doc, ocr_tried=ocr is not None)
+    return info, _clean_pages(doc, info, structure, running, compounds, ocr_text)
 
 
-def parse_pdf(path: Path, *, max_pages: int) -> ParsedDocument:
+def parse_pdf(
+    path: Path,
+    *,
+    max_pages: int,
+    ocr: Ocr | None = None,
+    progress: OcrProgress | None = None,
+) -> ParsedDocument:
     """The whole PDF as a ParsedDocument of cleaned, non-empty pages (see iter_clean_pdf_pages)."""
-    info, pages = iter_clean_pdf_pages(path, max_pages=max_pages)
+    info, pages = iter_clean_pdf_pages(path, max_pages=max_pages, ocr=ocr, progress=progress)
     return ParsedDocument(
         title=info.title,
         kind="pdf",
         pages=list(pages),
         page_count=info.page_count,
         empty_pages=info.empty_pages or 0,
+        ocr_pages=info.ocr_pages,
         warnings=info.warnings,
     )
+
+
+def _empty(edges: list[list[str]], only_edges: list[bool], running: set[str]) -> list[int]:
+    """Indexes of the pages with no text of their own (nothing, or only running lines)."""
+    return [
+        index
+        for index, (page_edges, whole) in enumerate(zip(edges, only_edges, strict=True))
+        if whole and all(clean.line_key(line) in running for line in page_edges)
+    ]
 
 
 def _raw_pages(doc: pdfium.PdfDocument, info: PdfInfo, structure: _Structure) -> Iterator[Page]:
@@ -133,17 +181,22 @@ def _clean_pages(
     structure: _Structure,
     running: set[str],
     compounds: set[str],
+    ocr_text: dict[int, str] | None = None,
 ) -> Iterator[Page]:
+    ocr_text = ocr_text or {}
     try:
         for index in range(info.page_count):
-            text = clean.clean_page(_page_text(doc, index, []), running, compounds)
+            raw = ocr_text.get(index)
+            text = clean.clean_page(
+                raw if raw is not None else _page_text(doc, index, []), running, compounds
+            )
             if text:
-                yield _page(index, text, structure)
+                yield _page(index, text, structure, ocr=raw is not None)
     finally:
         doc.close()
 
 
-def _page(index: int, text: str, structure: _Structure) -> Page:
+def _page(index: int, text: str, structure: _Structure, *, ocr: bool = False) -> Page:
     labels = structure.labels
     at = bisect.bisect_right(structure.section_starts, index) - 1
     return Page(
@@ -151,6 +204,7 @@ def _page(index: int, text: str, structure: _Structure) -> Page:
         number=index + 1,
         label=labels[index] if labels is not None and index < len(labels) else None,
         section=structure.section_paths[at] if at >= 0 else "",
+        ocr=ocr,
     )
 
 
@@ -160,8 +214,18 @@ def _has_middle(text: str) -> bool:
     return filled > 2 * clean.EDGE_DEPTH
 
 
-def _check_text_layer(info: PdfInfo, doc: pdfium.PdfDocument) -> None:
+def _check_text_layer(info: PdfInfo, doc: pdfium.PdfDocument, *, ocr_tried: bool) -> None:
     empty, total = info.empty_pages or 0, info.page_count
+    if ocr_tried:
+        if empty >= total:
+            doc.close()
+            raise IngestError(
+                f"scanned / no text layer, and OCR found no text on any of its {total} "
+                f"page{'s' * (total != 1)}"
+            )
+        if empty * 10 > total:
+            info.warnings.append(f"{empty} of {total} pages have no text, even with OCR")
+        return
     if empty >= SCANNED_SHARE * total:
         doc.close()
         raise IngestError(
@@ -169,6 +233,25 @@ def _check_text_layer(info: PdfInfo, doc: pdfium.PdfDocument) -> None:
         )
     if empty * 10 > total:
         info.warnings.append(f"{empty} of {total} pages have no text (scanned pages need OCR)")
+
+
+def _render(doc: pdfium.PdfDocument, index: int, warnings: list[str]) -> np.ndarray:
+    """One page as a grey image at RENDER_DPI (at most MAX_SIDE pixels on its longer side)."""
+    try:
+        page = doc[index]
+    except pdfium.PdfiumError as exc:
+        warnings.append(f"page {index + 1} unreadable: {exc}")
+        return np.zeros((0, 0), dtype=np.uint8)
+    try:
+        width, height = page.get_size()
+        scale = min(RENDER_DPI / 72, MAX_SIDE / max(width, height, 1.0))
+        bitmap = page.render(scale=scale, grayscale=True)
+        try:
+            return bitmap.to_numpy().copy()
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
 
 
 # --- opening -------------------------------------------------------------------------------------
@@ -191,12 +274,14 @@ def _open(path: Path, max_pages: int) -> tuple[pdfium.PdfDocument, PdfInfo, _Str
             raise IngestError(f"too many pages ({page_count} > {max_pages})")
         warnings: list[str] = []
         structure, meta_title = _read_structure(path, page_count, warnings)
+        title, title_from = _title(doc, meta_title, path)
         info = PdfInfo(
-            title=_title(doc, meta_title, path),
+            title=title,
             page_count=page_count,
             has_labels=structure.labels is not None,
             has_outline=bool(structure.section_starts),
             warnings=warnings,
+            title_from=title_from,
         )
     except BaseException:
         doc.close()
@@ -254,19 +339,35 @@ def _outline_starts(
     return out
 
 
-def _title(doc: pdfium.PdfDocument, meta_title: str | None, path: Path) -> str:
-    """Metadata title, else the first line of the first page with text, else the file name."""
+def _title(doc: pdfium.PdfDocument, meta_title: str | None, path: Path) -> tuple[str, str]:
+    """(title, where it came from): the metadata title, else the first line of the first page
+    with text, else the file name."""
     title = " ".join((meta_title or "").split())
     if title and not _JUNK_TITLE.match(title):
-        return title
-    for index in range(min(_TITLE_PAGES, len(doc))):
-        for line in clean.fix_characters(_page_text(doc, index, [])).split("\n"):
+        return title, "metadata"
+    texts = (_page_text(doc, index, []) for index in range(min(_TITLE_PAGES, len(doc))))
+    line = _first_line_title(texts)
+    return (line, "text") if line else (path.stem, "file name")
+
+
+def _first_line_title(texts: Iterable[str]) -> str | None:
+    """The first line of the first page with text, when it looks like a title."""
+    for text in texts:
+        for line in clean.fix_characters(text).split("\n"):
             line = " ".join(line.split())
             if line:
-                if _looks_like_title(line):
-                    return line
-                break
-    return path.stem
+                return line if _looks_like_title(line) else None
+    return None
+
+
+def _title_from_ocr(info: PdfInfo, ocr_text: dict[int, str]) -> None:
+    """A scan without a metadata title is named by its first OCR line, as a text PDF would be."""
+    if info.title_from != "file name":
+        return
+    first = sorted(index for index in ocr_text if index < _TITLE_PAGES)
+    line = _first_line_title(ocr_text[index] for index in first)
+    if line:
+        info.title, info.title_from = line, "text"
 
 
 def _looks_like_title(line: str) -> bool:

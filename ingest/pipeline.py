@@ -5,6 +5,14 @@ makes a parser loop or explode costs one failed file, not the batch. The worker 
 temporary JSON-lines file; the main process streams them through chunking and embedding in
 batches, so neither a huge document's text nor its vectors are held at once. While the main
 process embeds one file, the worker is already extracting the next.
+
+Pages without a text layer are read with OCR inside the worker (`FOLIO_OCR`, on by default);
+the worker reports each OCR page through a small progress file beside its spool, which the main
+process polls while it waits, so the caller's progress callback sees "OCR page 3/16".
+
+A folder walk takes the files whose suffix belongs to a format of `ingest.formats`, and reports
+every other file as skipped, by name, with the reason; hidden files and folders are passed over
+silently. A file named explicitly is judged by its content alone.
 """
 
 from __future__ import annotations
@@ -19,8 +27,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from folio.embedding import Embedder
 from folio.index import DocRecord, Index, doc_id_for, stored_file_path
@@ -28,34 +39,47 @@ from folio.settings import Settings
 from folio.types import Chunk, Page
 from ingest.chunk import chunk_pages, embedding_text
 from ingest.errors import IngestError
+from ingest.formats import DOCUMENT_SUFFIXES, skip_reason
 
 log = logging.getLogger("folio.ingest")
 
-# Walking a folder picks these; a file named explicitly is judged by its content alone.
-DOCUMENT_SUFFIXES = frozenset(
-    {".pdf", ".docx", ".md", ".markdown", ".txt", ".text", ".html", ".htm", ".rst"}
-)
+__all__ = ["DOCUMENT_SUFFIXES", "FileResult", "FileStatus", "Progress", "discover", "ingest_paths"]
+
 EMBED_WINDOW = 128  # chunks embedded and written per step: bounds memory, keeps batches sorted
+POLL_S = 0.25  # how often the main process looks at the worker's OCR progress while it waits
+
+
+class FileStatus(StrEnum):
+    INGESTED = "ingested"
+    UNCHANGED = "unchanged"  # the same content is already in the collection
+    SKIPPED = "skipped"  # a folder walk passed it over (not a format Folio reads)
+    FAILED = "failed"
 
 
 @dataclass
 class FileResult:
     path: str
     name: str
-    status: str  # ingested | unchanged | failed
+    status: FileStatus
     doc_id: str | None = None
     collection: str = ""
     title: str = ""
     pages: int | None = None
     empty_pages: int = 0
     chunks: int = 0
-    error: str | None = None
+    error: str | None = None  # why it failed or was skipped
     timings: dict[str, float] = field(default_factory=dict)
+    ocr_pages: int = 0  # pages read with OCR
 
 
 @dataclass
 class Progress:
-    """Sent to the caller's callback after every step, for progress bars and job status."""
+    """Sent to the caller's callback after every step, for progress bars and job status.
+
+    `phase` is "ocr" while the parser worker reads scanned pages (`pages_done` of `pages_total`
+    are the pages being read with OCR) and "embedding" while chunks are embedded and written;
+    empty when a file is done. `note` says the step in words ("OCR page 3/16").
+    """
 
     file: str
     pages_done: int = 0
@@ -64,6 +88,7 @@ class Progress:
     files_done: int = 0
     files_total: int = 0
     phase: str = ""
+    note: str = ""
 
 
 ProgressFn = Callable[[Progress], None]
@@ -72,32 +97,43 @@ ProgressFn = Callable[[Progress], None]
 # --- discovery and hashing ---------------------------------------------------------------------
 
 
-def discover(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
-    """Files under the given paths, recursively; (path, error) for paths that cannot be read."""
+class Found(NamedTuple):
+    path: Path
+    error: str | None = None  # the path cannot be read
+    skipped: str | None = None  # a folder walk passes it over, and why
+
+
+def discover(paths: Iterable[Path]) -> Iterator[Found]:
+    """Files under the given paths, recursively, with an error for paths that cannot be read
+    and a reason for the files a folder walk skips (`ingest.formats.skip_reason`)."""
     for root in paths:
         root = Path(root)
         try:
             resolved = root.resolve(strict=True)
         except RuntimeError:
-            yield root, "symlink loop"
+            yield Found(root, "symlink loop")
             continue
         except OSError as exc:
-            yield root, "symlink loop" if exc.errno == 40 else f"cannot read: {exc.strerror}"
+            yield Found(root, "symlink loop" if exc.errno == 40 else f"cannot read: {exc.strerror}")
             continue
         if resolved.is_dir():
             seen = set()
             for dirpath, dirnames, filenames in os.walk(resolved, followlinks=False):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
-                    if name.startswith(".") or Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
+                    if name.startswith("."):
                         continue
                     p = Path(dirpath) / name
                     if p in seen:
                         continue
                     seen.add(p)
+                    reason = skip_reason(p)
+                    if reason is not None:
+                        yield Found(p, skipped=reason)
+                        continue
                     yield from discover([p])
         else:
-            yield root, None
+            yield Found(root)
 
 
 def sha256_file(path: Path) -> str:
@@ -121,15 +157,26 @@ def _limit_memory(max_bytes: int) -> None:
 
 
 def extract_to_spool(path: str, spool: str, limits: dict) -> dict:
-    """Parse one file and write its pages as JSON lines; return the document's metadata."""
+    """Parse one file and write its pages as JSON lines; return the document's metadata.
+
+    OCR progress goes to `progress_path(spool)` as "page pages", replaced atomically."""
     from ingest.parse import parse_file
 
     started = time.perf_counter()
+    marker = progress_path(Path(spool))
+
+    def ocr_progress(page: int, pages: int) -> None:
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(f"{page} {pages}")
+        os.replace(tmp, marker)
+
     doc = parse_file(
         Path(path),
         max_pages=limits["max_pages"],
         max_bytes=limits["max_bytes"],
         max_unzipped_bytes=limits["max_unzipped_bytes"],
+        ocr=limits.get("ocr", False),
+        progress=ocr_progress,
     )
     with open(spool, "w", encoding="utf-8") as f:
         for page in doc.pages:
@@ -139,10 +186,24 @@ def extract_to_spool(path: str, spool: str, limits: dict) -> dict:
         "kind": doc.kind,
         "page_count": doc.page_count,
         "empty_pages": doc.empty_pages,
+        "ocr_pages": doc.ocr_pages,
         "spooled_pages": len(doc.pages),
         "warnings": doc.warnings,
         "seconds": time.perf_counter() - started,
     }
+
+
+def progress_path(spool: Path) -> Path:
+    return spool.with_suffix(".progress")
+
+
+def read_progress(spool: Path) -> tuple[int, int] | None:
+    """(page, pages) of the worker's OCR on this spool's file, or None before any."""
+    try:
+        page, pages = progress_path(spool).read_text().split()
+        return int(page), int(pages)
+    except (OSError, ValueError):
+        return None
 
 
 def read_spool(spool: Path) -> Iterator[Page]:
@@ -162,6 +223,7 @@ class Extractor:
             "max_pages": settings.max_pages,
             "max_bytes": int(settings.max_file_mb * 1024 * 1024),
             "max_unzipped_bytes": int(settings.max_unzipped_mb * 1024 * 1024),
+            "ocr": settings.ocr,
         }
         self.tmp = Path(tempfile.mkdtemp(prefix="folio-spool-"))
         self.pool = ProcessPool(
@@ -180,17 +242,32 @@ class Extractor:
         )
         return future, spool
 
-    def result(self, future) -> dict:
+    def result(
+        self, future, spool: Path | None = None, on_ocr: Callable[[int, int], None] | None = None
+    ) -> dict:
+        """The worker's metadata for one file; while waiting, `on_ocr(page, pages)` is called
+        whenever the worker starts another OCR page of it."""
         from pebble import ProcessExpired
 
+        seen = None
+        while spool is not None and on_ocr is not None and not future.done():
+            wait([future], timeout=POLL_S)
+            now = read_progress(spool)
+            if now is not None and now != seen:
+                seen = now
+                on_ocr(*now)
         try:
             return future.result()
         except IngestError:
             raise
         except FutureTimeout as exc:
+            ocr = read_progress(spool) if spool is not None else None
+            during = (
+                f" during OCR (page {ocr[0]} of {ocr[1]}; scans take ~1 s a page)" if ocr else ""
+            )
             raise IngestError(
-                f"extraction took longer than {self.settings.parse_timeout_s:.0f} s and was "
-                "stopped (FOLIO_PARSE_TIMEOUT_S)"
+                f"extraction took longer than {self.settings.parse_timeout_s:.0f} s{during} and "
+                "was stopped (FOLIO_PARSE_TIMEOUT_S)"
             ) from exc
         except ProcessExpired as exc:
             raise IngestError(
@@ -239,9 +316,15 @@ def ingest_paths(
         log.info("cleared interrupted ingests", extra={"doc_ids": recovered})
     extractor: Extractor | None = None
     try:
-        for path, error in found:
+        for path, error, skipped in found:
             if error:
                 results.append(_failed(path, collection, error))
+                continue
+            if skipped:
+                results.append(
+                    FileResult(str(path), path.name, FileStatus.SKIPPED, None, collection,
+                               error=skipped)
+                )  # fmt: skip
                 continue
             try:
                 size = path.stat().st_size
@@ -263,8 +346,8 @@ def ingest_paths(
             if same is not None:
                 results.append(
                     FileResult(
-                        str(path), path.name, "unchanged", same.id, collection, same.title,
-                        same.pages, same.empty_pages, same.chunks,
+                        str(path), path.name, FileStatus.UNCHANGED, same.id, collection,
+                        same.title, same.pages, same.empty_pages, same.chunks,
                     )
                 )  # fmt: skip
                 continue
@@ -291,7 +374,7 @@ def ingest_paths(
 
 
 def _failed(path: Path, collection: str, reason: str) -> FileResult:
-    return FileResult(str(path), path.name, "failed", collection=collection, error=reason)
+    return FileResult(str(path), path.name, FileStatus.FAILED, collection=collection, error=reason)
 
 
 def _ingest_one(
@@ -314,8 +397,13 @@ def _ingest_one(
         size=job.size,
     )
     timings = {"extract": 0.0, "chunk": 0.0, "embed": 0.0, "write": 0.0}
+
+    def on_ocr(page: int, pages: int) -> None:
+        if progress:
+            progress(Progress(path.name, page, pages, phase="ocr", note=f"OCR page {page}/{pages}"))
+
     try:
-        meta = extractor.result(job.future)
+        meta = extractor.result(job.future, job.spool, on_ocr)
         timings["extract"] = meta["seconds"]
         doc.title, doc.kind, doc.pages = meta["title"], meta["kind"], meta["page_count"]
         stored = stored_file_path(settings, job.sha256, path.suffix)
@@ -335,13 +423,15 @@ def _ingest_one(
     except IngestError as exc:
         index.fail(doc, exc.reason)
         return FileResult(
-            str(path), path.name, "failed", doc.id, collection, error=exc.reason, timings=timings
-        )
+            str(path), path.name, FileStatus.FAILED, doc.id, collection, error=exc.reason,
+            timings=timings,
+        )  # fmt: skip
     finally:
         job.spool.unlink(missing_ok=True)
+        progress_path(job.spool).unlink(missing_ok=True)
     return FileResult(
-        str(path), path.name, "ingested", doc.id, collection, doc.title, doc.pages,
-        doc.empty_pages, doc.chunks, timings=timings,
+        str(path), path.name, FileStatus.INGESTED, doc.id, collection, doc.title, doc.pages,
+        doc.empty_pages, doc.chunks, timings=timings, ocr_pages=meta.get("ocr_pages", 0),
     )  # fmt: skip
 
 

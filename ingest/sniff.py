@@ -3,7 +3,8 @@
 Uploads arrive with whatever name the user's machine gave them: a `.pdf` can be an executable,
 a `.txt` an image. Trusting the extension would hand such files to a parser that fails with an
 obscure error (or worse, succeeds on junk), so the kind comes from magic bytes and a text check.
-The extension only breaks the tie between plain text and Markdown, which share their bytes.
+The extension only breaks the tie between plain text and Markdown, which share their bytes. The
+signatures, suffixes and kinds come from the one registry of formats, `ingest.formats`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import zipfile
 from pathlib import Path
 
 from ingest.errors import IngestError
+from ingest.formats import FORMATS, KINDS, Format, by_suffix
 
-KINDS = ("pdf", "docx", "html", "markdown", "text")
+__all__ = ["KINDS", "looks_like_text", "sniff"]
 
 _HEAD_BYTES = 64 * 1024
-_MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
-_HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
-_BINARY_SUFFIXES = {".pdf", ".docx"}  # names that promise a binary format
+# names that promise a binary format
+_BINARY_SUFFIXES = {s for f in FORMATS if not f.text for s in f.suffixes}
+_MAGIC_FORMATS = [f for f in FORMATS if f.magic]
+_ZIP_FORMATS = [f for f in FORMATS if f.zip_member]
 
 # Prefix -> what the file looks like, for formats we refuse. Checked before the text test so the
 # reason names the real format.
@@ -31,12 +34,9 @@ _REFUSED_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xce\xfa\xed\xfe", "an executable (macOS Mach-O)"),
     (b"\xcf\xfa\xed\xfe", "an executable (macOS Mach-O)"),
     (b"\xca\xfe\xba\xbe", "an executable (macOS universal binary or Java class)"),
-    (b"\x89PNG\r\n\x1a\n", "an image (PNG)"),
-    (b"\xff\xd8\xff", "an image (JPEG)"),
     (b"GIF87a", "an image (GIF)"),
     (b"GIF89a", "an image (GIF)"),
-    (b"II*\x00", "an image (TIFF)"),
-    (b"MM\x00*", "an image (TIFF)"),
+    (b"BM", "an image (BMP)"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office file (.doc/.xls); save it as .docx"),
     (b"{\\rtf", "an RTF document; save it as .docx or PDF"),
     (b"\x1f\x8b", "a gzip archive"),
@@ -55,18 +55,21 @@ _NOT_CONTROL = bytes(b for b in range(256) if b >= 32 and b != 127 or b in (9, 1
 
 
 def sniff(path: Path) -> str:
-    """Return "pdf" | "docx" | "html" | "markdown" | "text", or raise IngestError saying why not."""
+    """Return the file's kind (one of `KINDS`), or raise IngestError saying why not."""
     path = Path(path)
     with open(path, "rb") as fh:
         head = fh.read(_HEAD_BYTES)
     if not head:
         raise IngestError("file is empty")
-    if b"%PDF-" in head[:1024]:
-        return "pdf"
+    for fmt in _MAGIC_FORMATS:
+        if _has_magic(head, fmt):
+            if fmt.scan:
+                _check_image(path, fmt.name)
+            return fmt.kind
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _sniff_zip(path)
     for magic, what in _REFUSED_MAGIC:
-        if head.startswith(magic) and not (magic == b"MZ" and looks_like_text(head)):
+        if head.startswith(magic) and not (magic in (b"MZ", b"BM") and looks_like_text(head)):
             raise IngestError(_refusal(path, what))
     if head[8:12] == b"WEBP" and head.startswith(b"RIFF"):
         raise IngestError(_refusal(path, "an image (WebP)"))
@@ -76,13 +79,33 @@ def sniff(path: Path) -> str:
     if suffix in _BINARY_SUFFIXES:  # typically an HTML error page saved by a failed download
         what = "an HTML page" if _ANY_TAG.search(head) else "plain text"
         raise IngestError(f"not a real {suffix} file (looks like {what}; a failed download?)")
+    named = by_suffix(suffix)
     if _HTML_START.match(head[:4096]):
         return "html"
-    if suffix in _HTML_SUFFIXES and _ANY_TAG.search(head):
+    if named is not None and named.kind == "html" and _ANY_TAG.search(head):
         return "html"
-    if suffix in _MARKDOWN_SUFFIXES:
+    if named is not None and named.kind == "markdown":
         return "markdown"
     return "text"
+
+
+def _has_magic(head: bytes, fmt: Format) -> bool:
+    if fmt.magic_within:
+        return any(m in head[: fmt.magic_within] for m in fmt.magic)
+    return head.startswith(fmt.magic)
+
+
+def _check_image(path: Path, name: str) -> None:
+    """An image whose header Pillow cannot read is refused now, not after a job is queued."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.size  # noqa: B018 - the header is read by open
+    except Image.DecompressionBombError as exc:
+        raise IngestError(f"image too large to read ({name}): {exc}"[:300]) from exc
+    except Exception as exc:  # noqa: BLE001 - every reason Pillow gives means "unreadable"
+        raise IngestError(f"corrupt image ({name}): {exc}"[:300]) from exc
 
 
 def looks_like_text(sample: bytes) -> bool:
@@ -114,8 +137,9 @@ def _sniff_zip(path: Path) -> str:
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         what = "DOCX" if path.suffix.lower() == ".docx" else "ZIP archive"
         raise IngestError(f"corrupt {what}: {exc}") from exc
-    if "word/document.xml" in names:
-        return "docx"
+    for fmt in _ZIP_FORMATS:
+        if fmt.zip_member in names:
+            return fmt.kind
     if "xl/workbook.xml" in names:
         raise IngestError(_refusal(path, "an Excel workbook"))
     if "ppt/presentation.xml" in names:

@@ -576,3 +576,137 @@ def make_zh_manual_docx(
             blocks.append(("page_break",))
         blocks.extend(page)
     return make_docx(path, blocks, title=title, east_asia="zh-CN")
+
+
+# --- scans ---------------------------------------------------------------------------------------
+# A fictional dehumidifier's service manual as a scanner would deliver it: pages printed with real
+# fonts (English pages and Simplified Chinese ones, Noto Sans CJK SC), turned into grey images
+# with paper tone, sensor noise and a slight skew, JPEG-compressed, and bound into a PDF that
+# has no text layer at all. Every fact is on one page only (`SCAN_QUESTIONS`).
+
+SCAN_HEADER = "Kestrel K-9 Dehumidifier - Service Manual"
+SCAN_FOOTER = "Page {n}"
+SCAN_MANUAL = [
+    "Kestrel K-9 Dehumidifier\nService Manual\nDocument KS-K9-SM, revision 3\n"
+    "For trained service technicians only.",
+    "Safety\nDisconnect the mains plug before opening any panel. The compressor stays hot for "
+    "twenty minutes after the unit stops. Never tilt the unit more than 45 degrees while it is "
+    "running, or oil can enter the refrigerant circuit. Refrigerant R290 is flammable: keep "
+    "sparks and open flames at least three metres away.",
+    "Specifications\nRated capacity: 20 litres per day at 30 °C and 80 % relative humidity. "
+    "Power supply: 220-240 V, 50 Hz. Rated input: 360 W. Water tank: 4.5 litres. Operating "
+    "range: 5 °C to 35 °C. Net weight: 13.8 kg. Noise level: 39 dB(A) in quiet mode.",
+    "安装位置\n请将除湿机放在平整、坚固的地面上，四周至少留出 20 厘米的空间，出风口不要对着墙壁。"
+    "不要在浴室等可能溅水的地方使用。\n首次使用前，请让机器直立静置 2 小时，使压缩机油流回压缩机。",
+    "Control panel\nThe POWER button switches the unit on and off. The MODE button cycles "
+    "through Auto, Continuous, Laundry and Quiet. The HUMIDITY button sets the target from 35 % "
+    "to 80 % in steps of 5 %. Hold TIMER for three seconds to set a delayed stop between 1 and "
+    "24 hours.",
+    "Continuous drainage\nRemove the rubber plug at the back and connect a 12 mm hose to the "
+    "drain outlet. Lead the hose downwards to a floor drain without loops or kinks. The float "
+    "switch is bypassed in this mode, so the tank-full lamp never lights.",
+    "滤网清洁\n每运行两周，请取下进风口的滤网，用温水和中性洗涤剂清洗，晾干后再装回。"
+    "滤网未装好时，面板显示 F3，压缩机不会启动。\n如果出风口有异味，请检查排水管是否堵塞，"
+    "并用清水冲洗集水盘。",
+    "Automatic defrost\nBelow 15 °C frost forms on the evaporator coil. The controller then "
+    "stops the compressor and runs the fan alone for up to ten minutes; the DEFROST lamp is lit "
+    "during this time. This is normal operation and not a fault.",
+    "Error codes\nTo clear error E17, hold the DEFROST button for eight seconds until the amber "
+    "lamp blinks twice. Error E21 means the water tank is full or the float switch is stuck; "
+    "empty the tank and check that the float moves freely. Error E33 points to a failed "
+    "humidity sensor: replace sensor board HS-2.",
+    "Leak test\nA unit that runs but removes no water has usually lost refrigerant. Check the "
+    "capillary joints with an electronic leak detector rated for R290. Do not recharge a leaking "
+    "circuit: replace the sealed system as one assembly, part number K9-SYS-04.",
+    "Fan motor\nThe fan motor is a 24 V DC brushless type. Measure the winding resistance "
+    "between the red and black leads: a healthy motor reads 18 to 22 ohms. Replace the motor "
+    "when the reading is open or below 10 ohms.",
+    "压缩机检查\n用万用表测量压缩机三个端子之间的电阻：公共端与运行端之间约为 4 欧，公共端与启动端"
+    "之间约为 6 欧。若任一读数为无穷大，说明绕组断路，需要更换压缩机。\n更换压缩机后必须抽真空 "
+    "30 分钟。",
+    "Main control board\nThe main board KB-7 carries the relay for the compressor and the 12 V "
+    "supply for the display. If the display stays dark, check fuse F1 (3.15 A, slow-blow) near "
+    "the mains terminal before replacing the board.",
+    "Storage\nEmpty the tank and dry the unit in Continuous mode with the fan on high for one "
+    "hour. Wrap the power cord and store the unit upright in a dry place. Do not stack other "
+    "objects on top of it.",
+    "保修与维修\n本机自购买之日起保修 2 年，压缩机保修 5 年。"
+    "送修时请提供购买凭证和机身底部的序列号。\n人为损坏、私自拆机及使用非原装配件造成的故障不在保修范围内。",
+    "Spare parts\nK9-FLT-01 air filter, pack of two. K9-TNK-02 water tank with float. HS-2 "
+    "humidity sensor board. KB-7 main control board. K9-SYS-04 sealed refrigerant system. "
+    "K9-FAN-03 fan motor, 24 V DC.",
+]
+
+
+class ScanQuestion(NamedTuple):
+    question: str
+    page: int  # physical page (1-based) that answers it
+    words: str  # words of the answer as the page prints them
+
+
+SCAN_QUESTIONS = [
+    ScanQuestion(
+        "How long do I hold the DEFROST button to clear error E17?",
+        9,
+        "hold the DEFROST button for eight seconds until the amber lamp blinks twice",
+    ),
+    ScanQuestion("What resistance should a healthy fan motor winding read?", 11, "18 to 22 ohms"),
+    ScanQuestion("滤网多久清洗一次？", 7, "每运行两周"),
+    ScanQuestion("怎么判断压缩机绕组断路？", 12, "说明绕组断路"),
+]
+
+
+def scan_images(
+    pages: Sequence[str],
+    *,
+    header: str | None = SCAN_HEADER,
+    footer: str | None = SCAN_FOOTER,
+    dpi: int = 200,
+    seed: int = 7,
+):
+    """The pages as a scanner returns them: grey PIL images at `dpi` (A4)."""
+    import numpy as np
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    printed = _draw_cjk_pdf(pages, header, footer, ())
+    rng = np.random.default_rng(seed)
+    doc = pdfium.PdfDocument(printed)
+    images = []
+    try:
+        for index in range(len(doc)):
+            page = doc[index]
+            bitmap = page.render(scale=dpi / 72, grayscale=True)
+            clean = bitmap.to_numpy().astype(np.float32)
+            bitmap.close()
+            page.close()
+            toned = 18 + clean * (232 / 255) + rng.normal(0, 6, clean.shape)  # paper, ink, noise
+            image = Image.fromarray(np.clip(toned, 0, 255).astype(np.uint8), "L")
+            skew = (-1) ** index * 0.3  # degrees, as a page sits in the feeder
+            images.append(image.rotate(skew, resample=Image.BICUBIC, fillcolor=240))
+    finally:
+        doc.close()
+    return images
+
+
+def make_scanned_text_pdf(path: Path, pages: Sequence[str] = SCAN_MANUAL, **scan) -> Path:
+    """A scanned manual: one JPEG page image per string (see `scan_images`), no text layer."""
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(False)
+    for image in scan_images(pages, **scan):
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=80)
+        pdf.add_page()
+        pdf.image(buf, x=0, y=0, w=210, h=297)
+    path.write_bytes(bytes(pdf.output()))
+    return path
+
+
+def make_scan_image(path: Path, pages: Sequence[str], fmt: str = "PNG", **scan) -> Path:
+    """One scan as an image file: PNG or JPEG (first page only), or TIFF (a page per frame)."""
+    images = scan_images(pages, **scan)
+    if fmt == "TIFF":
+        images[0].save(path, format="TIFF", save_all=True, append_images=images[1:])
+    else:
+        images[0].save(path, format=fmt)
+    return path

@@ -36,7 +36,7 @@ class Job:
     collection: str
     name: str
     status: str  # queued | running | done | failed | interrupted
-    phase: str = ""  # waiting | extracting | embedding | saving
+    phase: str = ""  # waiting | extracting | ocr | embedding | saving
     pages_done: int = 0
     pages_total: int | None = None
     chunks_done: int = 0
@@ -67,6 +67,8 @@ class Job:
         if self.status == "running":
             if self.phase == "embedding" and self.pages_total:
                 return f"indexing: page {self.pages_done} of {self.pages_total}"
+            if self.phase == "ocr" and self.pages_total:
+                return f"reading scanned pages (OCR): page {self.pages_done} of {self.pages_total}"
             return {"extracting": "reading the file", "saving": "saving"}.get(
                 self.phase, "starting"
             )
@@ -276,7 +278,7 @@ class JobService:
             nonlocal last_flush
             if not p.phase:
                 return
-            job.phase = "embedding"
+            job.phase = "ocr" if p.phase == "ocr" else "embedding"
             job.pages_done, job.pages_total, job.chunks_done = (
                 p.pages_done,
                 p.pages_total,

@@ -16,18 +16,14 @@ from pathlib import Path
 from folio.index import DocRecord, Index
 from folio.settings import Settings
 from folio.types import Chunk, locator
+from ingest.formats import served_types
 from retrieval.search import expanded_text, neighbour_keys
 from web.services.auth import Principal
 
-MEDIA_TYPES = {
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    # HTML and Markdown manuals are shown as text: served inline from Folio's origin, their
-    # scripts would run with the user's session.
-    "html": "text/plain; charset=utf-8",
-    "markdown": "text/plain; charset=utf-8",
-    "text": "text/plain; charset=utf-8",
-}
+# Document kind -> media type of its stored original, from the format registry. HTML and
+# Markdown manuals are served as text: served inline from Folio's origin, their scripts would run
+# with the user's session.
+MEDIA_TYPES = served_types()
 
 
 # Chroma creates its per-path shared system without a lock: two threads opening a client on

@@ -5,7 +5,8 @@ on disk before anything could refuse it. Instead the multipart body is parsed as
 Content-Length is checked first, bytes are counted while writing, and the request is refused
 (413) the moment the budget is spent. Files are written under generated names; the name the
 client sent is only ever *displayed*, after `display_name` has made it a single, printable
-path component. The content decides the type (ingest.sniff), never the extension.
+path component. The content decides the type (ingest.sniff), never the extension; the formats,
+their suffixes and the list of what Folio reads come from `ingest.formats`.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from ingest.errors import IngestError, human_size
+from ingest.formats import by_kind, fits, readable
 from ingest.sniff import sniff
 
 COLLECTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MULTIPART_OVERHEAD = 1 << 20  # headers and boundaries of a multi-file request
 _DRAIN_LIMIT = 256 << 20  # read (and drop) this much of a refused body so the client sees 413
 _MAX_FIELD_BYTES = 4096
-_EXTENSIONS = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "markdown": ".md", "text": ".txt"}
 
 
 class UploadError(Exception):
@@ -231,7 +232,7 @@ def check_files(received: Received) -> None:
             raise UploadError(
                 415,
                 "unsupported_media_type",
-                f"{f.name}: {exc.reason}. Folio reads PDF, DOCX, Markdown, HTML and text files.",
+                f"{f.name}: {exc.reason}. Folio reads {readable()}.",
             ) from exc
         f.name = with_extension(f.name, f.kind)
 
@@ -261,18 +262,9 @@ def display_name(raw: str | None) -> str:
 def with_extension(name: str, kind: str) -> str:
     """Give the name the extension of what the file *is* when it has none that fits, so the
     stored original is served with a matching name."""
-    ext = _EXTENSIONS.get(kind, "")
-    suffix = Path(name).suffix.lower()
-    fits = {
-        "pdf": {".pdf"},
-        "docx": {".docx"},
-        "html": {".html", ".htm", ".xhtml"},
-        "markdown": {".md", ".markdown", ".mdown", ".mkd"},
-        "text": {".txt", ".text", ".rst", ".log", ".csv"},
-    }.get(kind, set())
-    if suffix in fits or not ext:
+    if fits(name, kind):
         return name
-    return name + ext
+    return name + by_kind(kind).suffixes[0]
 
 
 def valid_collection(name: str) -> bool:
