@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from folio import text as lang
 from folio.embedding import Embedder
-from folio.index import DocRecord, Index
+from folio.index import DocRecord, Index, doc_filter
 from folio.settings import Settings
 from folio.types import Chunk, Passage
 from retrieval.fusion import near_duplicates, rrf
@@ -48,20 +48,23 @@ def search(
     reranker: Reranker | None = None,
 ) -> Hits:
     k = k or settings.top_k
+    # Collections and documents filter inside each retriever (Chroma's `where`, the FTS5
+    # query), so asking within one manual finds its passages on a library of any size.
+    doc_ids = doc_filter(doc_ids)  # raises TooManyDocuments over MAX_DOC_IDS
     t0 = time.perf_counter()
     dense: list[tuple[str, float]] = []
     lexical: list[tuple[str, float]] = []
     if mode in ("hybrid", "dense"):
         vector = embedder.embed_query(query, threads=settings.query_threads)
         t_embed = time.perf_counter()
-        dense = index.dense(vector, CANDIDATES, collections)
+        dense = index.dense(vector, CANDIDATES, collections, doc_ids)
     else:
         t_embed = t0
     t_dense = time.perf_counter()
     exact: list[tuple[str, float]] = []
     if mode in ("hybrid", "bm25"):
-        lexical = index.bm25(query, CANDIDATES, collections)
-        exact = exact_matches(index, query, collections)
+        lexical = index.bm25(query, CANDIDATES, collections, doc_ids)
+        exact = exact_matches(index, query, collections, doc_ids)
     t_bm25 = time.perf_counter()
 
     fused = rrf([[c for c, _ in dense], [c for c, _ in lexical]], k=settings.rrf_k)
@@ -101,7 +104,10 @@ def search(
 
 
 def exact_matches(
-    index: Index, query: str, collections: Sequence[str] | None = None
+    index: Index,
+    query: str,
+    collections: Sequence[str] | None = None,
+    doc_ids: Sequence[str] | None = None,
 ) -> list[tuple[str, float]]:
     """(chunk id, coverage) of the chunks the query quotes, most covered first.
 
@@ -116,7 +122,7 @@ def exact_matches(
         return []
     telling = [r for r in runs if not all(lang.is_stop_term(t) for t in r.split())]
     found = []
-    for cid, text in index.phrase_matches(telling or runs, 6, collections):
+    for cid, text in index.phrase_matches(telling or runs, 6, collections, doc_ids):
         have = set(lang.shingles(lang.index_terms(text), QUOTE_RUN))
         cover = sum(r in have for r in runs) / len(runs)
         if cover >= EXACT_COVERAGE:

@@ -7,6 +7,13 @@ against an index of the dev corpus (built into a temporary directory unless --da
 one), then adds synthetic filler chunks (random unit vectors, text drawn from the corpus'
 chunks' own text, cycled, so term frequencies stay those of real manuals) until the index holds
 --scale chunks, and measures again.
+
+At each point it also measures questions restricted to one real document (`doc_ids`): to the
+manual that answers the question, and to another one (where that manual's best passages rank
+far below the other manuals' and the filler's, the case a filter applied after the candidates
+got wrong). Every restricted search must return passages, all of that document; the report also
+counts how often the old filter (after the top 40 candidates per retriever) would have found
+nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from folio.text import warm_up  # noqa: E402
 from folio.types import Chunk  # noqa: E402
 from folio.wiring import open_index  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
-from retrieval.search import search  # noqa: E402
+from retrieval.search import CANDIDATES, exact_matches, search  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "eval" / "dev" / "questions.jsonl"
 
@@ -57,6 +64,60 @@ def measure(index, embedder, settings, questions: list[str], repeat: int) -> dic
     out = {"n": len(totals), "p50": pct(totals, 0.5), "p95": pct(totals, 0.95)}
     out.update({k: statistics.median(v) for k, v in parts.items()})
     return out
+
+
+def measure_scoped(index, embedder, settings, items: list[tuple[str, str]], repeat: int) -> dict:
+    """Latency and correctness of questions restricted to one document each: (question, doc id)
+    pairs. `old_empty` counts the pairs whose document has no chunk among the unrestricted
+    candidates (top CANDIDATES per retriever, exact-quote candidates), where the filter used to
+    apply: those came back empty."""
+    totals, empty, outside, old_empty = [], 0, 0, 0
+    parts = {"embed_ms": [], "dense_ms": [], "bm25_ms": [], "fuse_ms": []}
+    for _ in range(repeat):
+        for q, doc in items:
+            t = time.perf_counter()
+            hits = search(index, embedder, settings, q, doc_ids=[doc])
+            totals.append((time.perf_counter() - t) * 1000)
+            for k in parts:
+                parts[k].append(hits.timings[k])
+            empty += not hits.passages
+            outside += sum(p.chunk.doc_id != doc for p in hits.passages)
+    for q, doc in items:
+        vector = embedder.embed_query(q, threads=settings.query_threads)
+        candidates = [
+            *index.dense(vector, CANDIDATES),
+            *index.bm25(q, CANDIDATES),
+            *exact_matches(index, q),
+        ]
+        old_empty += not any(cid.rsplit("-", 1)[0] == doc for cid, _ in candidates)
+    return {
+        "n": len(totals), "p50": pct(totals, 0.5), "p95": pct(totals, 0.95),
+        "empty": empty, "outside": outside, "old_empty": old_empty, "pairs": len(items),
+        **{k: statistics.median(v) for k, v in parts.items()},
+    }  # fmt: skip
+
+
+def scoped_items(index, records: list[dict]) -> dict[str, list[tuple[str, str]]]:
+    """Each question with its own manual (when it has one) and with another real manual."""
+    real = {d.name: d.id for d in index.documents() if d.collection != "filler"}
+    names = sorted(real)
+    own = [(r["question"], real[r["doc"]]) for r in records if r.get("doc") in real]
+    other = []
+    for i, r in enumerate(records):
+        choices = [n for n in names if n != r.get("doc")]
+        other.append((r["question"], real[choices[i % len(choices)]]))
+    return {"its own manual": own, "another manual": other}
+
+
+def report_scoped(label: str, r: dict) -> str:
+    ok = "ok" if not r["empty"] and not r["outside"] else "FAILED"
+    return (
+        f"  doc_ids = {label}: {r['n']} queries  p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms   "
+        f"(median parts: embed {r['embed_ms']:.1f}, dense {r['dense_ms']:.1f}, "
+        f"bm25 {r['bm25_ms']:.1f}, fuse+expand {r['fuse_ms']:.1f} ms)\n"
+        f"    empty {r['empty']}, passages of other documents {r['outside']} ({ok}); "
+        f"the old post-filter finds nothing for {r['old_empty']} of {r['pairs']}"
+    )
 
 
 def add_filler(index, embedder, target: int) -> int:
@@ -100,7 +161,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     with open(args.questions, encoding="utf-8") as f:
-        questions = [json.loads(line)["question"] for line in f]
+        records = [json.loads(line) for line in f]
+    questions = [r["question"] for r in records]
     tmp = Path(tempfile.mkdtemp(prefix="folio-qbench-"))
     try:
         if args.data_dir:
@@ -116,10 +178,17 @@ def main() -> None:
         n = index.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         r = measure(index, embedder, settings, questions, args.repeat)
         print(f"index, {n} chunks: {report(r)}")
+        scoped = scoped_items(index, records)
+        for label, items in scoped.items():
+            r = measure_scoped(index, embedder, settings, items, args.repeat)
+            print(report_scoped(label, r), flush=True)
         if args.scale > n:
             total = add_filler(index, embedder, args.scale)
             r = measure(index, embedder, settings, questions, args.repeat)
             print(f"scaled index, {total} chunks: {report(r)}")
+            for label, items in scoped.items():
+                r = measure_scoped(index, embedder, settings, items, args.repeat)
+                print(report_scoped(label, r), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

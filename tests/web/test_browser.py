@@ -206,7 +206,7 @@ def test_login_then_upload_and_ask_with_csrf(browser: Browser, tmp_path_factory)
         page.locator("tr.doc").first.get_by_role("button", name="Re-index").click()
         expect(page.locator(".job")).to_have_count(2)
         expect(page.locator(".job").first).to_have_attribute("data-status", "done", timeout=90_000)
-        page.get_by_role("link", name="Ask").click()
+        page.get_by_role("link", name="Ask", exact=True).click()  # not "Ask this manual"
         page.get_by_label("Your question").fill("How often should I clean the dryer lint filter?")
         page.get_by_label("Your question").press("Enter")
         turn = page.locator(".turn").last

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from folio.index import MAX_DOC_IDS
 from web import i18n
 from web.errors import ApiError
 from web.routes.deps import (
@@ -38,6 +39,7 @@ templates = Jinja2Templates(
 PAGE = Depends(page_principal)
 PAGE_WRITER = Depends(page_writer)
 RT = Depends(get_rt)
+DOCS = Query([], description="Ids of the manuals chosen in the Ask page's picker.")
 
 
 i18n.install(templates.env)
@@ -88,12 +90,31 @@ def render_error(request: Request, status: int, message: str) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def ask_page(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
+async def ask_page(
+    request: Request,
+    doc: list[str] = DOCS,
+    principal: Principal = PAGE,
+    rt: Runtime = RT,
+):
+    """The Ask page; `?doc=ID` (the manuals page's "Ask this manual") preselects manuals."""
     return render(
         request, "ask.html", rt, principal,
         collections=rt.library.collections(principal),
         max_chars=rt.settings.max_question_chars,
+        max_docs=MAX_DOC_IDS,
+        **_picker_context(rt, principal, None, doc[:MAX_DOC_IDS]),
     )  # fmt: skip
+
+
+def _picker_context(
+    rt: Runtime, principal: Principal, collection: str | None, chosen: list[str]
+) -> dict[str, Any]:
+    """The manual picker's list: the ready manuals the caller may ask (of one collection, or
+    all), the chosen ones first and checked."""
+    docs = [d for d in rt.library.documents(principal, collection or None) if d.status == "ready"]
+    picked = set(chosen)
+    docs.sort(key=lambda d: d.id not in picked)  # stable: library order otherwise
+    return {"manuals": docs, "chosen": picked, "picker_collection": collection or ""}
 
 
 @router.get("/manuals", response_class=HTMLResponse)
@@ -200,6 +221,24 @@ async def jobs_fragment(
     if seen >= 0 and ctx["seen"] != seen:
         response.headers["HX-Trigger"] = "folio:docs"  # a job finished: refresh the list
     return response
+
+
+@router.get("/ui/manual-picker", response_class=HTMLResponse)
+async def manual_picker_fragment(
+    request: Request,
+    collection: str = Query("", max_length=64),
+    doc: list[str] = DOCS,
+    principal: Principal = PAGE,
+    rt: Runtime = RT,
+):
+    """The Ask page's manual list for a collection (htmx, when the collection changes); chosen
+    manuals of that collection stay chosen."""
+    if collection and not principal.may_see(collection):
+        raise ApiError(403, f"collection {collection!r} is not yours to search")
+    return render(
+        request, "partials/manual_options.html", rt, principal,
+        **_picker_context(rt, principal, collection, doc[:MAX_DOC_IDS]),
+    )  # fmt: skip
 
 
 @router.get("/ui/documents", response_class=HTMLResponse)

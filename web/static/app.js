@@ -145,6 +145,7 @@
     const intro = document.getElementById("intro");
     const tpl = document.getElementById("turn-template");
     const max = Number(form.dataset.max);
+    const picker = initPicker(form);
     let history = [];
     let busy = false;
     let inflight = null; // AbortController of the answer being streamed
@@ -169,6 +170,8 @@
       err.textContent = "";
       if (!text) return void (err.textContent = t("js.empty_question"));
       if (text.length > max) return void (err.textContent = t("js.too_long", { n: text.length, max }));
+      const docs = picker.chosen();
+      if (docs.length > picker.max) return void (err.textContent = t("js.too_many_manuals", { max: picker.max }));
       if (busy) return;
       busy = true;
       btn.disabled = true;
@@ -176,12 +179,14 @@
       const turn = tpl.content.firstElementChild.cloneNode(true);
       turn.dataset.q = text;
       turn.querySelector(".q").textContent = text;
+      const coll = form.querySelector("#collection").value;
+      showScope(turn, coll, docs);
       conv.append(turn);
       turn.scrollIntoView({ block: "start", behavior: "smooth" });
       q.value = "";
       const controller = (inflight = new AbortController());
       try {
-        const answer = await ask(text, turn, controller.signal);
+        const answer = await ask(text, turn, controller.signal, coll, docs);
         if (answer && !controller.signal.aborted) history.push({ role: "user", content: text }, { role: "assistant", content: answer.answer || "(passages only)" });
       } finally {
         if (inflight === controller) inflight = null;
@@ -190,17 +195,21 @@
       }
     });
 
-    async function ask(text, turn, signal) {
+    async function ask(text, turn, signal, coll, docs) {
       const status = turn.querySelector(".turn-status");
       const answerBox = turn.querySelector(".answer");
-      const coll = form.querySelector("#collection").value;
       status.textContent = t("js.searching");
       let res;
       try {
         res = await fetch("/api/v1/ask?stream=true", {
           method: "POST",
           headers: withCsrf({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-          body: JSON.stringify({ question: text, history: history.slice(-12), collections: coll ? [coll] : null }),
+          body: JSON.stringify({
+            question: text,
+            history: history.slice(-12),
+            collections: coll ? [coll] : null,
+            doc_ids: docs.length ? docs.map((d) => d.id) : null,
+          }),
           signal,
         });
       } catch {
@@ -251,6 +260,60 @@
       }
       return fail(turn, t("js.lost"));
     }
+  }
+
+  // The manual picker: a filterable checkbox list (usable with hundreds of manuals); htmx
+  // reloads the list when the collection changes, keeping the chosen manuals of that collection.
+  function initPicker(form) {
+    const box = form.querySelector("#manual-picker");
+    const summary = box.querySelector("#manual-summary");
+    const filter = box.querySelector("#manual-filter");
+    const nomatch = box.querySelector("#manual-nomatch");
+    const options = box.querySelector("#manual-options");
+    const chosen = () => [...options.querySelectorAll('input[name="doc"]:checked')].map((i) => ({ id: i.value, title: i.dataset.title }));
+    const update = () => {
+      const docs = chosen();
+      summary.textContent = !docs.length ? t("js.all_manuals") : docs.length === 1 ? docs[0].title : t("count.manuals", { n: docs.length });
+    };
+    const applyFilter = () => {
+      const q = filter.value.trim().toLowerCase();
+      let shown = 0;
+      options.querySelectorAll(".manual-option").forEach((li) => {
+        const hit = !q || li.textContent.toLowerCase().includes(q);
+        li.hidden = !hit;
+        shown += hit;
+      });
+      const any = options.querySelector(".manual-option");
+      nomatch.textContent = any && !shown ? t("js.no_manual_match", { q: filter.value.trim() }) : "";
+    };
+    filter.addEventListener("input", applyFilter);
+    filter.addEventListener("keydown", (e) => e.key === "Enter" && e.preventDefault()); // not a submit
+    options.addEventListener("change", update);
+    box.querySelector("#manual-clear").addEventListener("click", () => {
+      options.querySelectorAll('input[name="doc"]:checked').forEach((i) => (i.checked = false));
+      update();
+    });
+    box.addEventListener("toggle", () => box.open && filter.focus());
+    box.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape" || !box.open) return;
+      e.stopPropagation();
+      box.open = false;
+      box.querySelector("summary").focus();
+    });
+    document.addEventListener("click", (e) => box.open && !box.contains(e.target) && (box.open = false));
+    options.addEventListener("htmx:afterSwap", () => (applyFilter(), update()));
+    return { chosen, max: Number(box.dataset.max) };
+  }
+
+  // The answer header says where the question was asked: the chosen manuals, or a collection.
+  function showScope(turn, coll, docs) {
+    const scope = turn.querySelector(".scope");
+    const shown = docs.slice(0, 3).map((d) => d.title);
+    let list = shown.join(t("js.list_sep"));
+    if (docs.length > shown.length) list = t("js.scope_more", { list, n: docs.length - shown.length });
+    if (docs.length) scope.textContent = t("js.scope_manuals", { manuals: list });
+    else if (coll) scope.textContent = t("js.scope_collection", { collection: coll });
+    scope.hidden = !docs.length && !coll;
   }
 
   function fail(turn, message) {
