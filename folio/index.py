@@ -245,7 +245,7 @@ class Index:
         self._check_model()
         self._chroma = None
         self._collection = None
-        self._vocab: tuple[tuple[int, int] | None, frozenset[str]] = (None, frozenset())
+        self._vocab: tuple[tuple[int, int] | None, dict[str, int]] = (None, {})
 
     # --- model identity ----------------------------------------------------------------------
 
@@ -427,6 +427,16 @@ class Index:
         self.purge_vectors()
         return found
 
+    def put_vectors(self, rows: Sequence[tuple[Chunk, DocRecord]], vectors: np.ndarray) -> None:
+        """Rewrite the vectors of chunks already in the registry (`folio check --repair`)."""
+        if rows:
+            self.collection.upsert(
+                ids=[c.id for c, _ in rows],
+                embeddings=vectors.tolist(),
+                documents=[c.text for c, _ in rows],
+                metadatas=[_chroma_meta(c, d) for c, d in rows],
+            )
+
     def purge_vectors(self) -> None:
         """Delete vectors of retired versions; a crash before this only leaves invisible rows."""
         ids = [r[0] for r in self.db.execute("SELECT doc_id FROM purge")]
@@ -562,15 +572,27 @@ class Index:
         """Which of these index terms (lower case, stemmed as `folio.text.stem` does) occur in
         some indexed chunk. Typo tolerance asks this for ~1,000 spellings per unknown word:
         looked up one by one in FTS5's vocabulary that cost 16 ms a word on the dev index, so
-        the vocabulary is held as a set, reloaded when this or another process writes."""
-        return set(terms) & self.vocabulary()
+        the vocabulary is held in memory, reloaded when this or another process writes."""
+        vocab = self.vocabulary()
+        return {t for t in terms if t in vocab}
 
-    def vocabulary(self) -> frozenset[str]:
+    def vocabulary(self) -> dict[str, int]:
+        """Every index term with the number of chunks that hold it (for IDF)."""
         key = (self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes)
         if key != self._vocab[0]:
-            terms = frozenset(r[0] for r in self.db.execute("SELECT term FROM chunks_vocab"))
-            self._vocab = (key, terms)  # one assignment: threads never see a mismatched pair
+            rows = self.db.execute("SELECT term, doc FROM chunks_vocab")
+            self._vocab = (key, dict(rows.fetchall()))  # one assignment: threads see a pair
         return self._vocab[1]
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def chunk_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
     def chunks(self, ids: Iterable[str]) -> dict[str, tuple[Chunk, DocRecord]]:
         ids = list(ids)

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         description="tokenizer.json (or its directory) of the served model, for exact chunk "
         "token counts; unset = the packaged MiniLM tokenizer as an estimate.",
     )
+    embedding_languages: list[str] | None = Field(
+        None,
+        description='Question languages the embedder was trained on, e.g. ["en"]; unset = '
+        "English for the packaged MiniLM, every language for any other model. For other "
+        "languages the answerability decision does not trust the cosine.",
+    )
     embed_threads: int = Field(2, ge=1, description="Torch threads while ingesting.")
     query_threads: int = Field(1, ge=1, description="Torch threads for query embedding.")
     embed_batch_size: int = Field(32, ge=1)
@@ -82,11 +88,10 @@ class Settings(BaseSettings):
     )
     reranker_model: str | None = None
     min_relevance: float = Field(
-        0.35, description="Best-passage cosine below which Folio says the manuals don't answer."
-    )
-    min_relevance_by_language: dict[str, float] = Field(
-        default_factory=dict,
-        description='Per question language, e.g. {"zh": 0.5}; `folio eval` suggests values.',
+        0.35,
+        description="Best-passage cosine below which Folio says the manuals don't answer, for "
+        "questions in the embedder's languages; `folio calibrate` replaces it with a fitted "
+        "decision.",
     )
     prompt_passages: int | None = Field(
         None, ge=1, le=20, description="Passages given to the LLM (unset: 3 local, 6 remote)."

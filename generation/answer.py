@@ -25,7 +25,7 @@ from folio.types import Passage
 from generation.citations import check
 from generation.client import LLMClient, LLMError
 from generation.verified import VerifiedStream
-from retrieval.answerable import answerable
+from retrieval.answerable import answerable, model_for
 from retrieval.prompt import build_prompt, condense_messages, fallback_condense, refusal
 from retrieval.rerank import Reranker
 from retrieval.search import Hits, search
@@ -149,7 +149,7 @@ class Answerer:
         )
         answer.passages = hits.passages
         answer.timings["retrieval_ms"] = (time.perf_counter() - t0) * 1000
-        verdict = answerable(hits, self.settings)
+        verdict = answerable(hits, self.settings, model_for(self.index))
         answer.relevance = verdict.signals
         yield Event("passages", [passage_dict(p) for p in hits.passages])
 

@@ -304,8 +304,35 @@ def ingest_paths(
     embedder: Embedder,
     collection: str | None = None,
     progress: ProgressFn | None = None,
+    on_wait: Callable[[int | None], None] | None = None,
 ) -> list[FileResult]:
-    """Ingest every file under `paths`; one bad file never stops the others."""
+    """Ingest every file under `paths`; one bad file never stops the others.
+
+    The whole batch holds the index's write lock (`folio.lock`): a second writer on the same
+    data dir waits (`on_wait(pid)` says for whom) instead of corrupting Chroma."""
+    from folio.lock import writer
+
+    def waiting(pid: int | None) -> None:
+        log.warning("waiting for another writer on the index", extra={"pid": pid})
+        if on_wait is not None:
+            on_wait(pid)
+
+    with writer(settings.data_dir, on_wait=waiting):
+        return _ingest_paths(
+            paths, settings, index=index, embedder=embedder, collection=collection,
+            progress=progress,
+        )  # fmt: skip
+
+
+def _ingest_paths(
+    paths: Iterable[Path],
+    settings: Settings,
+    *,
+    index: Index,
+    embedder: Embedder,
+    collection: str | None = None,
+    progress: ProgressFn | None = None,
+) -> list[FileResult]:
     collection = collection or settings.default_collection
     results: list[FileResult] = []
     jobs: list[_Job] = []

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from folio import text as lang
-from folio.embedding import Embedder
+from folio.embedding import Embedder, embedder_languages
 from folio.index import DocRecord, Index, doc_filter
 from folio.settings import Settings
 from folio.types import Chunk, Passage
+from retrieval import signals
 from retrieval.fusion import near_duplicates, rrf
 from retrieval.rerank import Reranker
 
@@ -31,6 +32,7 @@ class Hits:
     bm25_best: float = 0.0
     cosine: dict[str, float] = field(default_factory=dict)  # chunk id -> cosine
     unknown_terms: list[str] = field(default_factory=list)  # distinctive, absent from the index
+    signals: dict[str, float] = field(default_factory=dict)  # retrieval.signals.compute
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -85,6 +87,10 @@ def search(
         near = index.chunks_at((p.chunk.doc_id, p.chunk.ord + d) for p in passages for d in (-1, 1))
         passages = [_expand(p, near) for p in passages]
     unknown = unknown_terms(index, query) if passages else []
+    relevance = signals.compute(
+        query, passages, dense, lexical, exact, unknown, index.vocabulary(), index.chunk_count(),
+        embedder_languages(settings),
+    )  # fmt: skip
     t_end = time.perf_counter()
     return Hits(
         query=query,
@@ -93,6 +99,7 @@ def search(
         bm25_best=lexical[0][1] if lexical else 0.0,
         cosine=cosine,
         unknown_terms=unknown,
+        signals=relevance,
         timings={
             "embed_ms": (t_embed - t0) * 1000,
             "dense_ms": (t_dense - t_embed) * 1000,

@@ -112,8 +112,8 @@ def test_other_model_is_refused_with_a_way_out(settings, embedder):
 def test_fts_query_drops_stopwords_and_quotes_terms():
     q = fts_query('How do I set "R_LIBS" for the r-devel build?')
     assert q is not None
-    # identifiers become phrases of their stemmed parts, as the index stores them
-    assert '"r lib"' in q and '"build"' in q and '"r devel"' in q
+    # identifiers: a phrase of their stemmed parts and whole token, and the whole token alone
+    assert '"r lib r_libs"' in q and '"r_libs"' in q and '"r_devel"' in q and '"build"' in q
     assert '"how"' not in q and '"the"' not in q
     assert fts_query("the of and") is None
 

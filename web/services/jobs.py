@@ -19,6 +19,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from folio.lock import writer
 from folio.settings import Settings
 from web.metrics import Metrics
 from web.services.store import Store
@@ -271,7 +272,8 @@ class JobService:
             return
         index, embedder = self._open()
         if job.kind == "reindex" and job.doc_id:
-            index.delete(job.doc_id)
+            with writer(self.settings.data_dir):  # ingest_paths below takes it again
+                index.delete(job.doc_id)
         last_flush = 0.0
 
         def on_progress(p) -> None:

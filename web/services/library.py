@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from folio.index import DocRecord, Index
+from folio.lock import writer
 from folio.settings import Settings
 from folio.types import Chunk, locator
 from ingest.formats import served_types
@@ -111,7 +112,7 @@ class Library:
         """Remove the document, its chunks and vectors, and its original when nothing else
         (another collection, another name) still points at the same stored file."""
         index = self.pool.get()
-        with self._write_lock:
+        with self._write_lock, writer(self.settings.data_dir):
             index.delete(doc.id)
             if doc.stored_file:
                 row = index.db.execute(
