@@ -318,22 +318,14 @@ def ingest_paths(
             on_wait(pid)
 
     with writer(settings.data_dir, on_wait=waiting):
-        return _ingest_paths(
-            paths, settings, index=index, embedder=embedder, collection=collection,
-            progress=progress,
-        )  # fmt: skip
+        collection = collection or settings.default_collection
+        return _ingest_locked(list(paths), settings, index, embedder, collection, progress)
 
 
-def _ingest_paths(
-    paths: Iterable[Path],
-    settings: Settings,
-    *,
-    index: Index,
-    embedder: Embedder,
-    collection: str | None = None,
-    progress: ProgressFn | None = None,
-) -> list[FileResult]:
-    collection = collection or settings.default_collection
+def _ingest_locked(
+    paths: list[Path], settings: Settings, index: Index, embedder: Embedder, collection: str,
+    progress: ProgressFn | None,
+) -> list[FileResult]:  # fmt: skip
     results: list[FileResult] = []
     jobs: list[_Job] = []
     found = list(discover(paths))
