@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from folio.settings import Settings
-from folio.wiring import open_index
-from generation.answer import Answerer
 from generation.client import LLMClient
 from generation.engine import start_engine
 from generation.models import default_model_path
 from ingest.pipeline import ingest_paths
+from services.answer import Answerer
+from services.build import open_index
 from tests.fixtures import make_pdf
 
 pytestmark = pytest.mark.engine
@@ -112,7 +112,7 @@ def test_cli_ask_streams_answer_with_sources(manual_index, qwen_engine):
     settings = manual_index[0]
     env = _env(settings, FOLIO_LLM_BASE_URL=qwen_engine.base_url, FOLIO_LLM_MODEL=qwen_engine.model)
     proc = subprocess.run(
-        [sys.executable, "-m", "folio", "ask", "--json", "How do I prime the pump?"],
+        [sys.executable, "-m", "cli", "ask", "--json", "How do I prime the pump?"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -124,7 +124,7 @@ def test_cli_ask_streams_answer_with_sources(manual_index, qwen_engine):
 def test_absent_topic_is_refused_without_the_model(manual_index):
     settings = manual_index[0]
     proc = subprocess.run(
-        [sys.executable, "-m", "folio", "ask", "--json",
+        [sys.executable, "-m", "cli", "ask", "--json",
          "How do I configure Kerberos single sign-on for the pump?"],
         env=_env(settings, FOLIO_LLM_BASE_URL="http://127.0.0.1:9/v1"),
         cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -138,7 +138,7 @@ def test_engine_down_gives_clear_error_and_passages(manual_index):
     settings = manual_index[0]
     dead = f"http://127.0.0.1:{_free_port()}/v1"
     proc = subprocess.run(
-        [sys.executable, "-m", "folio", "ask", "How do I prime the pump?"],
+        [sys.executable, "-m", "cli", "ask", "How do I prime the pump?"],
         env=_env(settings, FOLIO_LLM_BASE_URL=dead), cwd=ROOT, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip

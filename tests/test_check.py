@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from folio.settings import Settings
-from folio.wiring import open_index
 from ingest.pipeline import ingest_paths
+from services.build import open_index
 from tests.fixtures import make_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def _check(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     private_tmp = settings.data_dir.parent / "tmp"  # other runs' spool folders are not ours
     private_tmp.mkdir(exist_ok=True)
     return subprocess.run(
-        [sys.executable, "-m", "folio", "--data-dir", str(settings.data_dir), "check", *args],
+        [sys.executable, "-m", "cli", "--data-dir", str(settings.data_dir), "check", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "TMPDIR": str(private_tmp)},
     )  # fmt: skip

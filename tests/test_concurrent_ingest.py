@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from folio.settings import Settings
-from folio.wiring import open_index
+from services.build import open_index
 from tests.fixtures import make_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def _manual(path: Path, topic: str) -> Path:
 def test_two_writers_on_one_index_lose_nothing(tmp_path):
     files = [_manual(tmp_path / f"m{i}.pdf", t) for i, t in enumerate(TOPICS)]
     data = tmp_path / "index"
-    cmd = [sys.executable, "-m", "folio", "--data-dir", str(data), "ingest"]
+    cmd = [sys.executable, "-m", "cli", "--data-dir", str(data), "ingest"]
     first = subprocess.Popen([*cmd, *map(str, files[:4])], cwd=ROOT, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     second = subprocess.Popen([*cmd, *map(str, files[2:])], cwd=ROOT, text=True,
@@ -40,7 +40,7 @@ def test_two_writers_on_one_index_lose_nothing(tmp_path):
 
     private_tmp = tmp_path / "tmp"  # spool folders of other runs on this machine are not ours
     private_tmp.mkdir()
-    check = subprocess.run([sys.executable, "-m", "folio", "--data-dir", str(data), "check"],
+    check = subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data), "check"],
                            cwd=ROOT, capture_output=True, text=True, timeout=300,
                            env={**os.environ, "TMPDIR": str(private_tmp)})  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr

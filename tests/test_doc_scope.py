@@ -11,9 +11,9 @@ import pytest
 
 from folio.index import MAX_DOC_IDS, TooManyDocuments, doc_filter
 from folio.settings import Settings
-from folio.wiring import open_index
 from ingest.pipeline import ingest_paths
 from retrieval.search import CANDIDATES, exact_matches, search
+from services.build import open_index
 from tests.fixtures import make_pdf
 
 QUESTION = "How do I reset the filter indicator light?"

@@ -332,9 +332,9 @@ def test_batching_against_the_server(server):
 
 @needs_server
 def test_ingest_and_search_through_the_server(server, tmp_path):
-    from folio.wiring import open_index
     from ingest.pipeline import ingest_paths
     from retrieval.search import search
+    from services.build import open_index
 
     src = tmp_path / "manuals"
     src.mkdir()
@@ -379,7 +379,7 @@ def test_cli_ingest_and_search_with_environment(server, tmp_path):
 
     def folio(*args):
         return subprocess.run(
-            [sys.executable, "-m", "folio", *args], capture_output=True, text=True, env=env,
+            [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env,
             cwd=ROOT, timeout=300,
         )  # fmt: skip
 
@@ -408,7 +408,7 @@ def test_clear_error_when_the_server_is_down(tmp_path):
 
 @needs_server
 def test_web_app_and_ingest_worker_use_the_server(server, tmp_path):
-    from web.runtime import Runtime
+    from services.runtime import Runtime
 
     rt = Runtime.build(remote_settings(server, tmp_path))
     try:

@@ -12,10 +12,10 @@ import pytest
 from folio import text as lang
 from folio.evaluate import quote_questions
 from folio.settings import Settings
-from folio.wiring import open_index
 from ingest.pipeline import ingest_paths
 from retrieval.answerable import answerable
 from retrieval.search import exact_matches, search
+from services.build import open_index
 from tests.fixtures import make_pdf, make_zh_manual_pdf
 
 SENTENCE = "the controller restarts the backup service when the disk quota is exceeded"

@@ -19,9 +19,9 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from folio.settings import Settings
-from folio.wiring import open_index
 from ingest.pipeline import ingest_paths
 from retrieval.search import search
+from services.build import open_index
 from tests.fixtures import (
     make_docx,
     make_elf,
@@ -45,7 +45,7 @@ MANUAL_PAGES = [
 def folio(*args: str, data_dir: Path, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "FOLIO_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "folio", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env,
         cwd=ROOT, timeout=600, **kw,
     )  # fmt: skip
 
@@ -216,7 +216,7 @@ def test_kill_mid_ingest_then_rerun_completes(tmp_path):
     data = tmp_path / "index"
     env = {**os.environ, "FOLIO_DATA_DIR": str(data), "FOLIO_EMBED_BATCH_SIZE": "8"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "folio", "ingest", str(big)], cwd=ROOT, env=env,
+        [sys.executable, "-m", "cli", "ingest", str(big)], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 300

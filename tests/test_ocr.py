@@ -23,7 +23,6 @@ import pytest
 from folio.index import SCHEMA_VERSION, Index, _chunk
 from folio.settings import Settings
 from folio.types import Chunk, Page
-from folio.wiring import open_index
 from ingest import formats
 from ingest.chunk import chunk_page
 from ingest.errors import IngestError
@@ -32,6 +31,7 @@ from ingest.parse import parse_file
 from ingest.pipeline import FileStatus, Progress, discover, ingest_paths
 from ingest.sniff import sniff
 from retrieval.search import search
+from services.build import open_index
 from tests.fixtures import (
     SCAN_MANUAL,
     SCAN_QUESTIONS,
@@ -125,7 +125,7 @@ def test_question_about_a_sentence_on_page_9_finds_page_9(scanned, embedder):
 
 
 def test_passages_and_citations_say_ocr(scanned, embedder):
-    from generation.answer import Citation, passage_dict
+    from services.answer import Citation, passage_dict
 
     settings, index, _, _, _ = scanned
     top = search(index, embedder, settings, SCAN_QUESTIONS[0].question, k=1).passages[0]
@@ -315,7 +315,7 @@ def test_sniffing_and_the_folder_walk_agree(tmp_path):
 
 
 def test_upload_names_follow_the_registry():
-    from web.services.uploads import with_extension
+    from services.uploads import with_extension
 
     assert with_extension("scan", "png") == "scan.png"
     assert with_extension("scan.JPG", "jpeg") == "scan.JPG"
@@ -358,7 +358,7 @@ def test_cli_lists_skipped_files_and_ocr_pages(tmp_path):
     env = {**os.environ, "FOLIO_DATA_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"}
     env.pop("FOLIO_OCR", None)
     run = subprocess.run(
-        [sys.executable, "-m", "folio", "ingest", str(src), "--json"],
+        [sys.executable, "-m", "cli", "ingest", str(src), "--json"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -366,7 +366,7 @@ def test_cli_lists_skipped_files_and_ocr_pages(tmp_path):
     assert rows["wiring.dwg"]["status"] == "skipped" and ".dwg" in rows["wiring.dwg"]["error"]
     assert rows["e17.png"]["status"] == "ingested" and rows["e17.png"]["ocr_pages"] == 1
     table = subprocess.run(
-        [sys.executable, "-m", "folio", "ingest", str(src)],
+        [sys.executable, "-m", "cli", "ingest", str(src)],
         capture_output=True, text=True, env={**env, "COLUMNS": "200"}, cwd=ROOT, timeout=600,
     )  # fmt: skip
     assert "wiring.dwg" in table.stdout and "skipped" in table.stdout

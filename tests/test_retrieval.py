@@ -7,10 +7,10 @@ import pytest
 from folio.settings import Settings
 from folio.text import is_common
 from folio.types import Chunk
-from folio.wiring import open_index
 from ingest.pipeline import ingest_paths
 from retrieval.answerable import answerable
 from retrieval.search import search
+from services.build import open_index
 from tests.fixtures import make_docx, make_pdf
 
 PUMP = [

@@ -15,12 +15,12 @@ import pytest
 from folio import text as lang
 from folio.index import MIGRATION_1, SCHEMA_VERSION, Index
 from folio.settings import Settings
-from folio.wiring import open_index
 from generation.citations import check, is_refusal, support
 from ingest.pipeline import ingest_paths
 from retrieval.answerable import answerable
 from retrieval.prompt import REFUSALS, build_prompt, refusal
 from retrieval.search import search
+from services.build import open_index
 from tests.fixtures import (
     ZH_QUESTIONS,
     make_pdf,
@@ -247,10 +247,10 @@ def test_chinese_question_gets_a_chinese_answer_citing_the_page(tmp_path):
     import socket
     from pathlib import Path
 
-    from generation.answer import Answerer
     from generation.client import LLMClient
     from generation.engine import start_engine
     from generation.models import default_model_path
+    from services.answer import Answerer
     from tests.fixtures import ZH_MANUAL
 
     root = Path(__file__).resolve().parent.parent

@@ -11,15 +11,15 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from folio.settings import Settings
+from services.auth import is_loopback
+from services.metrics import MetricsMiddleware
+from services.runtime import Runtime
 from web.errors import install_error_handlers
 from web.i18n import LanguageCookieMiddleware
 from web.limits import BodyCaps, BodyLimitMiddleware
-from web.metrics import MetricsMiddleware
 from web.routes import api, openai, pages, system
 from web.routes.deps import LoginRequired
-from web.runtime import Runtime
 from web.security import SecurityMiddleware
-from web.services.auth import is_loopback
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 

@@ -14,41 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.errors import TYPES as _TYPES
+from services.errors import ServiceError
+
 log = logging.getLogger("folio.web")
-
-_TYPES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media_type",
-    421: "misdirected_request",
-    422: "invalid_request",
-    429: "rate_limited",
-    503: "unavailable",
-}
-
-
-class ApiError(Exception):
-    """Raise from anywhere below a router; becomes the JSON error (or error page)."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        type_: str | None = None,
-        *,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type_ or _TYPES.get(status, "error")
-        self.headers = headers
-        self.extra = extra or {}
 
 
 def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -77,8 +46,8 @@ def install_error_handlers(app: FastAPI, render_error) -> None:
             return render_error(request, status, message)
         return JSONResponse(error_body(type_, message, **(extra or {})), status, headers=headers)
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
+    @app.exception_handler(ServiceError)
+    async def api_error(request: Request, exc: ServiceError) -> Response:
         return respond(request, exc.status, exc.type, exc.message, exc.headers, exc.extra)
 
     @app.exception_handler(StarletteHTTPException)

@@ -37,6 +37,8 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.notices import NOTICES
+
 DEFAULT = "en"
 COOKIE = "folio_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -166,15 +168,7 @@ CATALOGUE: dict[str, dict[str, Text]] = {
         "loc.page": "p. {page}",
         "loc.page_label": "p. {label} (PDF page {page})",
         # an answer's notice: the API's `notice` (always English) and, by `notice_code`, the page
-        "notice.no_evidence": "No passage in the manuals is relevant enough to answer this.",
-        "notice.retrieval_only": "Retrieval only: these are the best-matching passages; no "
-        "answer was written.",
-        "notice.engine_starting": "The answer engine is still starting. Here are the "
-        "best-matching passages instead of a written answer.",
-        "notice.engine_down": "No answer engine is running ({detail}). Here are the "
-        "best-matching passages instead of a written answer.",
-        "notice.engine_failed": "The answer engine failed: {detail}. Here are the best-matching "
-        "passages instead of a written answer.",
+        **{f"notice.{code}": text for code, text in NOTICES.items()},
         # app.js only
         "js.empty_question": "Type a question first.",
         "js.too_long": "The question is too long ({n} of {max} characters).",

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.auth import peer_trusted
 from web.errors import error_body
-from web.services.auth import peer_trusted
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import ingest.pipeline as pipeline  # noqa: E402
 from folio.evaluate import quote_questions, read_questions, score_run  # noqa: E402
 from folio.settings import Settings  # noqa: E402
-from folio.wiring import open_index  # noqa: E402
-from generation.answer import passage_dict  # noqa: E402
 from retrieval.search import search  # noqa: E402
+from services.answer import passage_dict  # noqa: E402
+from services.build import open_index  # noqa: E402
 
 VARIANTS = {
     "title > section + text": pipeline.embedding_text,

@@ -77,7 +77,7 @@ def questions(limit: int = 200) -> list[str]:
 def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "FOLIO_AUTH": "false"}
     env.pop("FOLIO_LLM_BASE_URL", None)
-    cmd = [sys.executable, "-m", "folio", "--data-dir", str(data_dir), "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--no-engine"], cwd=ROOT, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -186,7 +186,7 @@ def main() -> int:
         print(f"indexing {corpus} into {data_dir} …", flush=True)
         t = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "folio", "--data-dir", str(data_dir), "ingest", str(corpus)],
+            [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "ingest", str(corpus)],
             cwd=ROOT,
             check=False,
             stdout=subprocess.DEVNULL,

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from folio.settings import Settings  # noqa: E402
-from folio.wiring import open_index  # noqa: E402
 from ingest.chunk import embedding_text  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
+from services.build import open_index  # noqa: E402
 
 
 class PeakRSS:
@@ -127,7 +127,7 @@ def run(corpus: Path, tmp: Path, big_pages: int, data_dir: Path) -> None:
     env = {**os.environ, "FOLIO_DATA_DIR": str(settings.data_dir)}
     t = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "folio", "ingest", str(corpus)], env=env, cwd=ROOT,
+        [sys.executable, "-m", "cli", "ingest", str(corpus)], env=env, cwd=ROOT,
         check=True, capture_output=True,
     )  # fmt: skip
     unchanged_cli_s = time.perf_counter() - t
@@ -177,7 +177,7 @@ def big_pdf(tmp: Path, n: int) -> None:
     path = make_pdf(tmp / "big.pdf", pages, title=f"Synthetic {n}-page manual")
     env = {**os.environ, "FOLIO_DATA_DIR": str(tmp / "big-index")}
     proc = psutil.Popen(
-        [sys.executable, "-m", "folio", "ingest", str(path)], env=env, cwd=ROOT,
+        [sys.executable, "-m", "cli", "ingest", str(path)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     peak = 0

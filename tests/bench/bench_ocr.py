@@ -94,8 +94,8 @@ def ingest_whole(pdf: Path, tmp: Path) -> None:
     import time
 
     from folio.settings import Settings
-    from folio.wiring import open_index
     from ingest.pipeline import ingest_paths
+    from services.build import open_index
 
     settings = Settings(data_dir=tmp / "index")
     index, embedder = open_index(settings)

@@ -36,9 +36,9 @@ from folio.index import DocRecord, doc_id_for  # noqa: E402
 from folio.settings import Settings  # noqa: E402
 from folio.text import warm_up  # noqa: E402
 from folio.types import Chunk  # noqa: E402
-from folio.wiring import open_index  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 from retrieval.search import CANDIDATES, exact_matches, search  # noqa: E402
+from services.build import open_index  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "eval" / "dev" / "questions.jsonl"
 

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from folio.settings import Settings  # noqa: E402
-from folio.wiring import open_index  # noqa: E402
 from retrieval.answerable import answerable  # noqa: E402
 from retrieval.search import rare_terms, search  # noqa: E402
+from services.build import open_index  # noqa: E402
 
 QUESTIONS = ROOT.parent / "shared" / "eval" / "dev" / "questions.jsonl"
 

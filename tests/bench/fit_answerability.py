@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from folio.evaluate import read_questions  # noqa: E402
 from folio.settings import Settings  # noqa: E402
-from folio.wiring import open_index  # noqa: E402
 from retrieval.answerable import answerable  # noqa: E402
 from retrieval.calibrate import examples_from, fit, format_report, leave_one_out  # noqa: E402
 from retrieval.search import search  # noqa: E402
+from services.build import open_index  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 

@@ -67,8 +67,8 @@ def manuals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def build_index(data_dir: Path, manuals: dict[str, Path]) -> None:
     """Ingest the pump manual into `default` and the router guide into `network`."""
-    from folio.wiring import open_index
     from ingest.pipeline import ingest_paths
+    from services.build import open_index
 
     settings = web_settings(data_dir)
     index, embedder = open_index(settings)

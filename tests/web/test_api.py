@@ -399,9 +399,9 @@ def test_cross_site_writes_are_refused(client: TestClient) -> None:
 
 
 def test_restart_marks_running_jobs_interrupted(tmp_path: Path) -> None:
-    from web.metrics import Metrics
-    from web.services.jobs import JobService
-    from web.services.store import Store
+    from services.jobs import JobService
+    from services.metrics import Metrics
+    from services.store import Store
 
     settings = web_settings(tmp_path)
     store = Store(settings.web_db_path)

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from folio.cli import app as cli
+from cli.main import app as cli
+from services.auth import hash_password, is_loopback, parse_users, verify_password
 from tests.web.conftest import build_index, web_settings
 from web.app import create_app
-from web.services.auth import hash_password, is_loopback, parse_users, verify_password
 
 PASSWORD = "correct horse battery"
 
@@ -291,7 +291,7 @@ def test_password_hashing_and_users_file() -> None:
 
 
 def test_auth_default_depends_on_the_bind_address() -> None:
-    from web.services.auth import auth_enabled
+    from services.auth import auth_enabled
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")

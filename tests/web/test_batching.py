@@ -9,7 +9,7 @@ import numpy as np
 
 from folio.embedding import Embedder
 from folio.settings import DEFAULT_EMBEDDING_MODEL
-from web.services.batching import BatchingEmbedder
+from services.batching import BatchingEmbedder
 
 
 def test_concurrent_queries_are_batched_and_exact() -> None:

@@ -175,7 +175,7 @@ def test_keyboard_only(server: LiveServer, page: Page) -> None:
 
 def test_login_then_upload_and_ask_with_csrf(browser: Browser, tmp_path_factory) -> None:
     """Auth on: the login form, then htmx and fetch requests carry the session's CSRF token."""
-    from web.services.auth import hash_password
+    from services.auth import hash_password
 
     data_dir = tmp_path_factory.mktemp("browser-auth") / "index"
     settings = web_settings(

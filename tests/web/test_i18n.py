@@ -250,7 +250,7 @@ def test_js_strings_blob_matches_the_catalogue(client: TestClient) -> None:
 
 
 def test_login_page_in_chinese(data_dir: Path) -> None:
-    from web.services.auth import hash_password
+    from services.auth import hash_password
 
     settings = web_settings(
         data_dir, auth=True, auth_user="alice", auth_password_hash=hash_password("pw-alice")

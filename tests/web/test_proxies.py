@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from folio.logs import JsonFormatter
 from folio.settings import Settings
+from services.auth import forwarded_client, hash_password
 from tests.web.conftest import LiveServer, web_settings
 from web.app import create_app
-from web.services.auth import forwarded_client, hash_password
 
 PASSWORD = "the-right-password"
 WRONG = "wrong-password-123"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from services.auth import SESSION_COOKIE, hash_password
 from tests.web.conftest import web_settings
 from web.app import create_app
-from web.services.auth import SESSION_COOKIE, hash_password
 
 ALICE_PW = "alice-pw-1234"
 BOB_PW = "bob-pw-5678"

@@ -147,7 +147,7 @@ def test_openai_stream_is_the_checked_answer(scripted: tuple[str, TestClient]) -
 def test_cli_prints_the_checked_answer_as_it_streams(
     engine: ScriptedEngine, tmp_path_factory: pytest.TempPathFactory, manuals: dict[str, Path]
 ) -> None:
-    from folio.cli import app as cli
+    from cli.main import app as cli
 
     data_dir = tmp_path_factory.mktemp("stream-verified-cli") / "index"
     build_index(data_dir, manuals)

@@ -11,10 +11,14 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
 from folio.index import TooManyDocuments, doc_filter
-from generation.answer import Event
-from web.errors import ApiError, error_body
+from services import qa
+from services.answer import Event
+from services.auth import Principal
+from services.errors import ServiceError
+from services.manuals import accept_upload, document_out, job_out, reindex
+from services.runtime import Runtime
+from web.errors import error_body
 from web.routes.deps import api_principal, get_rt, writer
-from web.runtime import Runtime
 from web.schemas import (
     AskRequest,
     AskResponse,
@@ -28,9 +32,6 @@ from web.schemas import (
     SearchResponse,
     UploadResponse,
 )
-from web.services import qa
-from web.services.auth import Principal
-from web.services.manuals import accept_upload, document_out, job_out, reindex
 
 router = APIRouter(prefix="/api/v1", tags=["Folio API"])
 
@@ -98,7 +99,7 @@ def _doc_ids(ids: list[str] | None) -> list[str] | None:
     try:
         return doc_filter(ids)
     except TooManyDocuments as exc:
-        raise ApiError(422, f"doc_ids: {exc}", "invalid_request") from None
+        raise ServiceError(422, f"doc_ids: {exc}", "invalid_request") from None
 
 
 async def sse(first: Event, events: AsyncIterator[Event]) -> AsyncIterator[dict]:
@@ -113,7 +114,7 @@ async def sse(first: Event, events: AsyncIterator[Event]) -> AsyncIterator[dict]
             else:
                 data = event.data
             yield {"event": event.type, "data": json.dumps(data, ensure_ascii=False)}
-    except ApiError as exc:
+    except ServiceError as exc:
         yield {"event": "error", "data": json.dumps(error_body(exc.type, exc.message))}
     except Exception as exc:  # noqa: BLE001 - the stream is open: report in-band, then end
         yield {
@@ -199,7 +200,7 @@ async def upload(
 def _document(rt: Runtime, principal: Principal, doc_id: str):
     doc = rt.library.document(doc_id, principal)
     if doc is None:
-        raise ApiError(404, f"no document {doc_id!r}; GET /api/v1/documents lists them")
+        raise ServiceError(404, f"no document {doc_id!r}; GET /api/v1/documents lists them")
     return doc
 
 
@@ -234,7 +235,7 @@ async def jobs(principal: Principal = PRINCIPAL, rt: Runtime = RT) -> dict:
 def _job(rt: Runtime, principal: Principal, job_id: str):
     job = rt.jobs.get(job_id)
     if job is None or not principal.may_see(job.collection):
-        raise ApiError(404, f"no job {job_id!r}; POST /api/v1/documents returns job ids")
+        raise ServiceError(404, f"no job {job_id!r}; POST /api/v1/documents returns job ids")
     return job
 
 
@@ -249,7 +250,7 @@ async def retry_job(job_id: str, principal: Principal = WRITER, rt: Runtime = RT
     """Run an interrupted job again (its upload is kept until it finishes)."""
     job = _job(rt, principal, job_id)
     if not job.retryable:
-        raise ApiError(409, f"job {job_id} is {job.status} and cannot be retried", "conflict")
+        raise ServiceError(409, f"job {job_id} is {job.status} and cannot be retried", "conflict")
     return JSONResponse(job_out(rt.jobs.retry(job)), status_code=202)
 
 

@@ -7,9 +7,10 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from web.errors import ApiError, wants_html
-from web.runtime import Runtime
-from web.services.auth import LOCAL, SESSION_COOKIE, Principal, forwarded_client, peer_trusted
+from services.auth import LOCAL, SESSION_COOKIE, Principal, forwarded_client, peer_trusted
+from services.errors import ServiceError
+from services.runtime import Runtime
+from web.errors import wants_html
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _BEARER_HINT = (
@@ -57,10 +58,10 @@ def authenticate(request: Request, rt: Runtime) -> Principal | None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, f"unsupported Authorization header: {_BEARER_HINT}", **_www())
+            raise ServiceError(401, f"unsupported Authorization header: {_BEARER_HINT}", **_www())
         key = rt.keys.verify(token.strip())
         if key is None:
-            raise ApiError(
+            raise ServiceError(
                 401,
                 "this API key is not valid (mistyped or revoked); ask an administrator for a "
                 "new one (`folio keys create --name NAME`)",
@@ -109,7 +110,9 @@ async def check_csrf(request: Request, principal: Principal) -> None:
     if not token and ctype.startswith("application/x-www-form-urlencoded"):
         token = str((await request.form()).get("csrf_token") or "")
     if not token or not hmac.compare_digest(token, principal.csrf):
-        raise ApiError(403, "missing or stale CSRF token: reload the page and try again", "csrf")
+        raise ServiceError(
+            403, "missing or stale CSRF token: reload the page and try again", "csrf"
+        )
 
 
 async def api_principal(request: Request) -> Principal:
@@ -117,7 +120,7 @@ async def api_principal(request: Request) -> Principal:
     rt = get_rt(request)
     principal = authenticate(request, rt)
     if principal is None:
-        raise ApiError(401, f"authentication required: {_BEARER_HINT}", **_www())
+        raise ServiceError(401, f"authentication required: {_BEARER_HINT}", **_www())
     await check_csrf(request, principal)
     return principal
 
@@ -128,24 +131,24 @@ async def page_principal(request: Request) -> Principal:
     principal = authenticate(request, rt)
     if principal is None:
         if request.headers.get("hx-request"):
-            raise ApiError(
+            raise ServiceError(
                 401, "your session has ended: log in again", headers={"HX-Redirect": "/login"}
             )
         if wants_html(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(quote(target, safe="/?=&"))
-        raise ApiError(401, f"authentication required: {_BEARER_HINT}", **_www())
+        raise ServiceError(401, f"authentication required: {_BEARER_HINT}", **_www())
     await check_csrf(request, principal)
     return principal
 
 
 async def writer(principal: Principal = Depends(api_principal)) -> Principal:  # noqa: B008
     if principal.read_only:
-        raise ApiError(403, f"key {principal.name!r} is read-only: it may search and ask only")
+        raise ServiceError(403, f"key {principal.name!r} is read-only: it may search and ask only")
     return principal
 
 
 async def page_writer(principal: Principal = Depends(page_principal)) -> Principal:  # noqa: B008
     if principal.read_only:
-        raise ApiError(403, f"{principal.name!r} may search and ask only")
+        raise ServiceError(403, f"{principal.name!r} may search and ask only")
     return principal

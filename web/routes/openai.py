@@ -16,12 +16,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
+from services import qa
+from services.auth import Principal
+from services.runtime import Runtime
 from web.errors import error_body
 from web.routes.deps import api_principal, get_rt
-from web.runtime import Runtime
 from web.schemas import ChatCompletionRequest, ErrorBody
-from web.services import qa
-from web.services.auth import Principal
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 MODEL_ID = "folio"

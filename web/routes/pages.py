@@ -13,8 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from folio.index import MAX_DOC_IDS
+from services.auth import SESSION_COOKIE, Principal, check_login
+from services.errors import ServiceError
+from services.manuals import reindex
+from services.runtime import Runtime
 from web import i18n
-from web.errors import ApiError
+from web.highlight import highlight, query_terms, reflow
 from web.routes.deps import (
     client_address,
     get_rt,
@@ -22,10 +26,6 @@ from web.routes.deps import (
     page_principal,
     page_writer,
 )
-from web.runtime import Runtime
-from web.services.auth import SESSION_COOKIE, Principal, check_login
-from web.services.manuals import reindex
-from web.services.text import highlight, query_terms, reflow
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -173,7 +173,7 @@ async def login(
     client = client_address(request, rt)
     wait = rt.throttle.retry_after(client, username.strip())
     if wait:
-        raise ApiError(
+        raise ServiceError(
             429,
             f"too many failed logins; wait {wait:.0f} seconds and try again",
             headers={"Retry-After": str(int(wait))},
@@ -234,7 +234,7 @@ async def manual_picker_fragment(
     """The Ask page's manual list for a collection (htmx, when the collection changes); chosen
     manuals of that collection stay chosen."""
     if collection and not principal.may_see(collection):
-        raise ApiError(403, f"collection {collection!r} is not yours to search")
+        raise ServiceError(403, f"collection {collection!r} is not yours to search")
     return render(
         request, "partials/manual_options.html", rt, principal,
         **_picker_context(rt, principal, collection, doc[:MAX_DOC_IDS]),
@@ -254,7 +254,7 @@ async def delete_fragment(
 ):
     doc = rt.library.document(doc_id, principal)
     if doc is None:
-        raise ApiError(404, "that manual is gone already; reload the page")
+        raise ServiceError(404, "that manual is gone already; reload the page")
     await asyncio.to_thread(rt.library.delete, doc)
     response = render(
         request, "partials/documents.html", rt, principal, **_library_context(rt, principal),
@@ -268,7 +268,7 @@ async def delete_fragment(
 async def reindex_fragment(doc_id: str, principal: Principal = PAGE_WRITER, rt: Runtime = RT):
     doc = rt.library.document(doc_id, principal)
     if doc is None:
-        raise ApiError(404, "that manual is gone; reload the page")
+        raise ServiceError(404, "that manual is gone; reload the page")
     reindex(rt, principal, doc)
     return Response(status_code=204, headers={"HX-Trigger": "folio:jobs"})
 
@@ -277,7 +277,7 @@ async def reindex_fragment(doc_id: str, principal: Principal = PAGE_WRITER, rt: 
 async def retry_fragment(job_id: str, principal: Principal = PAGE_WRITER, rt: Runtime = RT):
     job = rt.jobs.get(job_id)
     if job is None or not principal.may_see(job.collection) or not job.retryable:
-        raise ApiError(409, "this job cannot be retried; upload the file again")
+        raise ServiceError(409, "this job cannot be retried; upload the file again")
     rt.jobs.retry(job)
     return Response(status_code=204, headers={"HX-Trigger": "folio:jobs"})
 
@@ -299,7 +299,7 @@ async def passage_fragment(
 ):
     view = await asyncio.to_thread(rt.library.passage, chunk_id, principal)
     if view is None:
-        raise ApiError(404, "this passage is no longer in the index (the manual was removed)")
+        raise ServiceError(404, "this passage is no longer in the index (the manual was removed)")
     page = view.chunk.page_start
     locale = i18n.request_locale(request)
     return render(

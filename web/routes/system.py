@@ -7,12 +7,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from web.errors import ApiError
+from services.auth import Principal
+from services.errors import ServiceError
+from services.library import MEDIA_TYPES
+from services.runtime import Runtime
 from web.routes.deps import get_rt, page_principal
-from web.runtime import Runtime
 from web.schemas import Health
-from web.services.auth import Principal
-from web.services.library import MEDIA_TYPES
 
 router = APIRouter(tags=["System"])
 
@@ -56,7 +56,7 @@ async def original_file(
     doc = rt.library.document(doc_id, principal)
     path = rt.library.original(doc) if doc is not None else None
     if doc is None or path is None:
-        raise ApiError(404, f"no stored file for document {doc_id!r}")
+        raise ServiceError(404, f"no stored file for document {doc_id!r}")
     media = MEDIA_TYPES.get(doc.kind or "", "application/octet-stream")
     inline = media != MEDIA_TYPES["docx"] and media != "application/octet-stream"
     disposition = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(doc.name)}"

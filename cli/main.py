@@ -78,7 +78,7 @@ def main(
 
 def _open():
     from folio.index import IndexMismatch
-    from folio.wiring import open_index
+    from services.build import open_index
 
     try:
         return open_index(state.settings)
@@ -186,7 +186,7 @@ def docs(
     """List the documents in the index."""
     _use(data_dir)
     from folio.index import Index
-    from folio.wiring import open_index
+    from services.build import open_index
 
     index: Index = open_index(state.settings)[0]
     rows = index.documents(collection)
@@ -266,8 +266,8 @@ def search(
 ) -> None:
     """Show the passages that best match a query, with manual and page."""
     _use(data_dir)
-    from folio.wiring import open_reranker
     from retrieval.search import search as run_search
+    from services.build import open_reranker
 
     index, embedder = _open()
     hits = run_search(
@@ -321,8 +321,8 @@ def ask(
     import asyncio
     import threading
 
-    from folio.wiring import LLMConnection, connect_llm, open_reranker
-    from generation.answer import Answerer
+    from services.answer import Answerer
+    from services.build import LLMConnection, connect_llm, open_reranker
 
     index, embedder = _open()
     settings = state.settings
@@ -498,9 +498,9 @@ def evaluate(
     import time
 
     from folio.evaluate import format_scores, quote_questions, read_questions, score_run
-    from folio.wiring import LLMConnection, connect_llm, open_index, open_reranker
-    from generation.answer import Answerer, passage_dict
     from ingest.pipeline import ingest_paths
+    from services.answer import Answerer, passage_dict
+    from services.build import LLMConnection, connect_llm, open_index, open_reranker
 
     qs = read_questions(questions)
     if quotes:
@@ -622,7 +622,7 @@ def engine(
         handle.stop()
 
 
-def run() -> None:  # pragma: no cover - console entry for `python -m folio`
+def run() -> None:  # pragma: no cover - console entry for `python -m cli`
     sys.exit(app())
 
 
@@ -646,8 +646,8 @@ def serve(
     _use(data_dir)
     import uvicorn
 
+    from services.auth import auth_enabled
     from web.app import create_app
-    from web.services.auth import auth_enabled
 
     update: dict = {}
     if host is not None:
@@ -680,7 +680,7 @@ app.add_typer(keys_app, name="keys")
 
 
 def _key_store():
-    from web.services.store import Store
+    from services.store import Store
 
     return Store(state.settings.web_db_path)
 
@@ -698,7 +698,7 @@ def keys_create(
 ) -> None:
     """Create a key and print it once (only its sha256 is stored)."""
     _use(data_dir)
-    from web.services.keys import KeyRequestError, create_key
+    from services.keys import KeyRequestError, create_key
 
     colls = [c for c in (collections or "").split(",") if c.strip()]
     try:
@@ -720,7 +720,7 @@ def keys_list(
     _use(data_dir)
     import time
 
-    from web.services.keys import list_keys
+    from services.keys import list_keys
 
     keys = list_keys(_key_store())
     if as_json:
@@ -750,7 +750,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key: requests with it get 401 from now on."""
     _use(data_dir)
-    from web.services.keys import revoke_key
+    from services.keys import revoke_key
 
     if not revoke_key(_key_store(), name):
         err.print(f"[red]error:[/] no key named {name!r} (see `folio keys list`)")
@@ -768,7 +768,7 @@ def keys_hash_password(
 ) -> None:
     """Hash a browser login password (scrypt) for FOLIO_AUTH_PASSWORD_HASH or the users file."""
     _use(data_dir)
-    from web.services.auth import hash_password
+    from services.auth import hash_password
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < 8:

@@ -9,12 +9,12 @@ from typing import Any
 from starlette.requests import Request
 
 from folio.index import DocRecord
-from web.errors import ApiError
-from web.runtime import Runtime
-from web.services.auth import Principal
-from web.services.jobs import Job, QueueFull
-from web.services.qa import file_url
-from web.services.uploads import (
+from services.auth import Principal
+from services.errors import ServiceError
+from services.jobs import Job, QueueFull
+from services.qa import file_url
+from services.runtime import Runtime
+from services.uploads import (
     UploadError,
     check_files,
     receive_upload,
@@ -27,23 +27,23 @@ def upload_collection(rt: Runtime, principal: Principal, requested: str | None) 
     else the caller's only collection."""
     if requested:
         if not valid_collection(requested):
-            raise ApiError(
+            raise ServiceError(
                 422,
                 f"invalid collection name {requested!r}: use letters, digits, '.', '_' or '-' "
                 "(at most 64, starting with a letter or digit)",
             )
         if not principal.may_see(requested):
-            raise ApiError(403, f"{principal.name!r} may not add manuals to {requested!r}")
+            raise ServiceError(403, f"{principal.name!r} may not add manuals to {requested!r}")
         return requested
     default = rt.settings.default_collection
     if principal.may_see(default):
         return default
     allowed = sorted(principal.collections or ())
     if not allowed:
-        raise ApiError(403, f"{principal.name!r} may not add manuals to any collection")
+        raise ServiceError(403, f"{principal.name!r} may not add manuals to any collection")
     if len(allowed) == 1:
         return allowed[0]
-    raise ApiError(422, f"choose a collection for the upload: one of {', '.join(allowed)}")
+    raise ServiceError(422, f"choose a collection for the upload: one of {', '.join(allowed)}")
 
 
 async def accept_upload(
@@ -61,7 +61,7 @@ async def accept_upload(
             max_files=s.max_upload_files,
         )
     except UploadError as exc:
-        raise ApiError(exc.status, exc.message, exc.type) from exc
+        raise ServiceError(exc.status, exc.message, exc.type) from exc
     try:
         target = upload_collection(rt, principal, collection or received.fields.get("collection"))
         await asyncio.to_thread(check_files, received)
@@ -87,9 +87,9 @@ async def accept_upload(
             )
         return jobs
     except UploadError as exc:
-        raise ApiError(exc.status, exc.message, exc.type) from exc
+        raise ServiceError(exc.status, exc.message, exc.type) from exc
     except QueueFull as exc:
-        raise ApiError(429, str(exc), headers={"Retry-After": "30"}) from exc
+        raise ServiceError(429, str(exc), headers={"Retry-After": "30"}) from exc
     finally:
         received.discard()
 
@@ -99,7 +99,7 @@ def reindex(rt: Runtime, principal: Principal, doc: DocRecord) -> Job:
     copy = rt.library.copy_original(doc, job_dir)
     if copy is None:
         job_dir.rmdir()
-        raise ApiError(
+        raise ServiceError(
             409 if doc.status == "ready" else 404,
             f"the original of {doc.name} is not stored, so it cannot be re-indexed; "
             "upload the file again",
@@ -111,7 +111,7 @@ def reindex(rt: Runtime, principal: Principal, doc: DocRecord) -> Job:
             upload_path=copy, owner=principal.name, doc_id=doc.id,
         )  # fmt: skip
     except QueueFull as exc:
-        raise ApiError(429, str(exc), headers={"Retry-After": "30"}) from exc
+        raise ServiceError(429, str(exc), headers={"Retry-After": "30"}) from exc
 
 
 def document_out(doc: DocRecord) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from folio.settings import Settings
-from folio.wiring import LLMConnection, connect_llm
 from generation.client import LLMClient
+from services.build import LLMConnection, connect_llm
 
 log = logging.getLogger("folio.web")
 

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generation.answer import Answer, Answerer, Citation, Event, passage_dict
 from retrieval.search import search as run_search
-from web import i18n
-from web.errors import ApiError
-from web.runtime import Runtime
-from web.services.auth import Principal
+from services.answer import Answer, Answerer, Citation, Event, passage_dict
+from services.auth import Principal
+from services.errors import ServiceError
+from services.notices import Notice, notice_text
+from services.runtime import Runtime
 
 ENGINE_ERROR_TYPES = ("EngineUnavailable", "EngineTimeout", "EngineRateLimited")
 
@@ -28,9 +28,9 @@ def check_question(text: str, rt: Runtime, what: str = "question") -> str:
     text = (text or "").strip()
     limit = rt.settings.max_question_chars
     if not text:
-        raise ApiError(422, f"the {what} is empty: type a {what} about your manuals")
+        raise ServiceError(422, f"the {what} is empty: type a {what} about your manuals")
     if len(text) > limit:
-        raise ApiError(
+        raise ServiceError(
             422,
             f"the {what} is {len(text)} characters long; the limit is {limit}. "
             "Shorten it to the essentials (the manuals are searched by meaning, not by length).",
@@ -43,7 +43,7 @@ def scope(principal: Principal, requested: Sequence[str] | None) -> list[str] | 
     everything the caller may see."""
     if principal.collections is not None and not principal.collections:
         # An empty grant must never reach the index: an empty filter there means "all".
-        raise ApiError(
+        raise ServiceError(
             403,
             f"{principal.kind} {principal.name!r} may not search any collection; an "
             "administrator grants collections in the users file (or, for users of the "
@@ -54,7 +54,7 @@ def scope(principal: Principal, requested: Sequence[str] | None) -> list[str] | 
         denied = [c for c in wanted if not principal.may_see(c)]
         if denied:
             allowed = ", ".join(sorted(principal.collections or ()))
-            raise ApiError(
+            raise ServiceError(
                 403,
                 f"{principal.kind} {principal.name!r} may not use collection(s) "
                 f"{', '.join(denied)}; allowed: {allowed}",
@@ -130,12 +130,12 @@ async def answer_events(
     doc_ids: Sequence[str] | None = None,
     retrieval_only: bool = False,
 ) -> AsyncIterator[Event]:
-    """The Answerer's events, with `done` carrying an AskResult; raises ApiError (429/403)
+    """The Answerer's events, with `done` carrying an AskResult; raises ServiceError (429/403)
     before anything is streamed."""
     colls = scope(principal, collections)
     client = None if retrieval_only else rt.engine.client
     if client is not None and rt.pending_asks >= rt.settings.max_pending_asks:
-        raise ApiError(
+        raise ServiceError(
             429,
             f"Folio is already answering {rt.pending_asks} questions; ask again in a few "
             "seconds (or use retrieval_only for passages now)",
@@ -165,18 +165,18 @@ def _finish(
     # Worded by the English catalogue; the page words the code in its own language.
     code, detail = None, None
     if answer.mode == "no-evidence":
-        code = "no_evidence"
+        code = Notice.NO_EVIDENCE
     elif retrieval_only:
-        code = "retrieval_only"
+        code = Notice.RETRIEVAL_ONLY
     elif engine_failed:
         status = rt.engine.status
         if rt.engine.client is None and status.state == "starting":
-            code = "engine_starting"
+            code = Notice.ENGINE_STARTING
         elif rt.engine.client is None:
-            code, detail = "engine_down", status.note
+            code, detail = Notice.ENGINE_DOWN, status.note
         else:
-            code, detail = "engine_failed", answer.error or "no reason given"
-    notice = i18n.t("en", f"notice.{code}", detail=detail) if code else None
+            code, detail = Notice.ENGINE_FAILED, answer.error or "no reason given"
+    notice = notice_text(code, detail) if code else None
     if answer.error_type:
         rt.metrics.engine_errors.labels(answer.error_type).inc()
         if rt.engine.client is not None and answer.error_type in ENGINE_ERROR_TYPES:
@@ -239,7 +239,7 @@ def save_feedback(
 ) -> None:
     row = rt.store.db.execute("SELECT owner FROM answers WHERE id=?", (answer_id,)).fetchone()
     if row is None or (row["owner"] != principal.name and principal.kind != "local"):
-        raise ApiError(404, f"no answer {answer_id!r}: feedback refers to an answer's id")
+        raise ServiceError(404, f"no answer {answer_id!r}: feedback refers to an answer's id")
     with rt.store.tx() as db:
         db.execute(
             "DELETE FROM feedback WHERE answer_id=? AND owner=?", (answer_id, principal.name)
@@ -268,7 +268,7 @@ def split_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, 
             )
         turns.append({"role": role, "content": str(content or "")})
     if not turns or turns[-1]["role"] != "user":
-        raise ApiError(422, "the last message must be the user's question (role 'user')")
+        raise ServiceError(422, "the last message must be the user's question (role 'user')")
     return turns[-1]["content"], turns[:-1]
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from folio.lock import writer
 from folio.settings import Settings
-from web.metrics import Metrics
-from web.services.store import Store
+from services.metrics import Metrics
+from services.store import Store
 
 log = logging.getLogger("folio.web")
 
@@ -250,7 +250,7 @@ class JobService:
         if self._index is None:
             from folio.embedding import open_embedder
             from folio.index import Index
-            from web.services.library import open_with_chroma
+            from services.library import open_with_chroma
 
             s = self.settings
             embedder = open_embedder(s)  # its own lock (or its own HTTP client)

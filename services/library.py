@@ -19,7 +19,7 @@ from folio.settings import Settings
 from folio.types import Chunk, locator
 from ingest.formats import served_types
 from retrieval.search import expanded_text, neighbour_keys
-from web.services.auth import Principal
+from services.auth import Principal
 
 # Document kind -> media type of its stored original, from the format registry. HTML and
 # Markdown manuals are served as text: served inline from Folio's origin, their scripts would run

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from folio.settings import Settings
-from web.services.store import Store
+from services.store import Store
 
 log = logging.getLogger("folio.web.auth")
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from folio.embedding import open_embedder
 from folio.index import Index
 from folio.settings import Settings
-from web.metrics import Metrics
-from web.services.auth import LoginThrottle, Sessions, Users, auth_enabled
-from web.services.batching import BatchingEmbedder
-from web.services.engine import EngineService
-from web.services.jobs import JobService
-from web.services.keys import KeyVerifier
-from web.services.library import IndexPool, Library
-from web.services.store import Store
+from services.auth import LoginThrottle, Sessions, Users, auth_enabled
+from services.batching import BatchingEmbedder
+from services.engine import EngineService
+from services.jobs import JobService
+from services.keys import KeyVerifier
+from services.library import IndexPool, Library
+from services.metrics import Metrics
+from services.store import Store
 
 log = logging.getLogger("folio.web")
 

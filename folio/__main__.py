@@ -1,3 +1,0 @@
-from folio.cli import run
-
-run()
