@@ -1,8 +1,8 @@
 """The one registry of the file formats Folio reads: signature, parser, suffixes, media type.
 
 Sniffing (`ingest.sniff`), the folder walk (`ingest.pipeline.discover`), the upload check and the
-names given to uploads (`web.services.uploads`) and the media type an original is served with
-(`web.services.library`) all read this table, so a format is added, or a suffix accepted, in one
+names given to uploads (`services.uploads`) and the media type an original is served with
+(`services.library`) all read this table, so a format is added, or a suffix accepted, in one
 place. The content decides a file's format (see `ingest.sniff`); suffixes only choose which files
 a folder walk picks up and break the tie between text formats, which share their bytes.
 """
