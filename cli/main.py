@@ -19,14 +19,26 @@ class _Folio(typer.Typer):
     down, a model that is not installed) end in one line naming the setting, not a traceback."""
 
     def __call__(self, *args, **kwargs):
+        from pydantic import ValidationError
+
         from folio.embedding import ModelNotFound
         from folio.embedding_remote import EmbeddingServerError
+        from folio.settings import config_error
+        from services.errors import ServiceError
 
         try:
             return super().__call__(*args, **kwargs)
         except (EmbeddingServerError, ModelNotFound) as exc:
-            err.print(f"[red]error:[/] {exc}")
+            err.print(f"[red]error:[/] {exc}", highlight=False)
             sys.exit(2)
+        except ValidationError as exc:
+            err.print(
+                f"[red]configuration error:[/] {config_error(exc)}", highlight=False, soft_wrap=True
+            )
+            sys.exit(2)
+        except ServiceError as exc:
+            err.print(f"[red]error:[/] {exc.message}", highlight=False)
+            sys.exit(1)
 
 
 app = _Folio(
@@ -76,6 +88,21 @@ def main(
     setup_logging(state.settings.data_dir / "logs", verbose=verbose)
 
 
+def _actor():
+    """Who runs this command, for the audit log: the operating-system user."""
+    import getpass
+
+    from services.auth import Principal
+
+    return Principal(getpass.getuser(), "cli", address="local")
+
+
+def _audit():
+    from services.audit import AuditLog
+
+    return AuditLog.from_settings(state.settings)
+
+
 def _open():
     from folio.index import IndexMismatch
     from services.build import open_index
@@ -101,7 +128,7 @@ def ingest(
     _use(data_dir)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ingest.pipeline import ingest_paths
+    from services.library import ingest as ingest_files
 
     index, embedder = _open()
     bar = Progress(
@@ -146,9 +173,9 @@ def ingest(
             bar.update(task, completed=t.total or t.completed)
 
     with bar:
-        results = ingest_paths(
-            paths, state.settings, index=index, embedder=embedder,
-            collection=collection, progress=on_progress, on_wait=_say_waiting,
+        results = ingest_files(
+            state.settings, paths, index=index, embedder=embedder, audit=_audit(),
+            actor=_actor(), collection=collection, progress=on_progress, on_wait=_say_waiting,
         )  # fmt: skip
     failed = [r for r in results if r.status == "failed"]
     if as_json:
@@ -225,20 +252,21 @@ def rm(
 ) -> None:
     """Remove a document and all of its chunks."""
     _use(data_dir)
-    index, _ = _open()
-    matches = index.find(doc, collection)
+    from services.build import IndexPool, index_factory
+    from services.library import Library
+
+    index, embedder = _open()
+    library = Library(state.settings, IndexPool(index_factory(state.settings, embedder)), _audit())
+    matches = library.find(doc, collection)
     if not matches:
         err.print(f"[red]error:[/] no document matches {doc!r} (see `folio docs`)")
         raise typer.Exit(1)
     if len({m.id for m in matches}) > 1 and not all(m.name == doc for m in matches):
         err.print(f"[red]error:[/] {doc!r} is ambiguous: " + ", ".join(m.id for m in matches))
         raise typer.Exit(1)
-    from folio.lock import writer
-
-    with writer(state.settings.data_dir, on_wait=_say_waiting):
-        for m in matches:
-            index.delete(m.id)
-            out.print(f"removed {m.name} ({m.id[:8]}, {m.collection})")
+    for m in matches:
+        library.delete(m, _actor(), on_wait=_say_waiting)
+        out.print(f"removed {m.name} ({m.id[:8]}, {m.collection})")
 
 
 def passage_json(p) -> dict:
@@ -267,12 +295,21 @@ def search(
     """Show the passages that best match a query, with manual and page."""
     _use(data_dir)
     from retrieval.search import search as run_search
+    from services.audit import Action
     from services.build import open_reranker
+    from services.qa import screen
+    from services.terms import BlockedTerms
 
+    audit, actor = _audit(), _actor()
+    screen(BlockedTerms(state.settings.blocked_terms_file), audit, actor, query, "search")
     index, embedder = _open()
     hits = run_search(
         index, embedder, state.settings, query, k=k, collections=collection, mode=mode,
         reranker=open_reranker(state.settings),
+    )  # fmt: skip
+    audit.record(
+        Action.SEARCH, actor.name, kind=actor.kind, collections=collection, query=query,
+        mode=mode, results=[{"doc": p.doc_name, "page": p.page} for p in hits.passages],
     )  # fmt: skip
     if as_json:
         print(json.dumps([passage_json(p) for p in hits.passages], indent=2, ensure_ascii=False))
@@ -323,9 +360,15 @@ def ask(
 
     from services.answer import Answerer
     from services.build import LLMConnection, connect_llm, open_reranker
+    from services.qa import audit_answer, screen
+    from services.terms import BlockedTerms
 
-    index, embedder = _open()
     settings = state.settings
+    audit, actor = _audit(), _actor()
+    terms = BlockedTerms(settings.blocked_terms_file)
+    screen(terms, audit, actor, question)
+    masker = terms.masker()
+    index, embedder = _open()
     # Loading the embedding model takes seconds: overlap it with starting the engine.
     warm = threading.Thread(
         target=embedder.embed_query, args=("warm up",), kwargs={"threads": settings.query_threads}
@@ -357,12 +400,16 @@ def ask(
                     out.print(f"[dim][{i}] {p['title']}, {p['locator']}: {body[:300]}[/]")
                 out.print()
             elif ev.type == "token":
-                streamed.append(ev.data)
-                out.print(ev.data, end="", highlight=False, markup=False, soft_wrap=True)
+                piece = masker.push(ev.data)
+                streamed.append(piece)
+                out.print(piece, end="", highlight=False, markup=False, soft_wrap=True)
             elif ev.type == "reasoning" and show_reasoning:
                 err.print(ev.data, end="", style="dim", highlight=False, markup=False)
             elif ev.type == "done":
                 answer = ev.data
+                rest = masker.flush()
+                streamed.append(rest)
+                out.print(rest, end="", highlight=False, markup=False, soft_wrap=True)
         if conn.client is not None:
             await conn.client.aclose()
         return answer
@@ -371,6 +418,9 @@ def ask(
         answer = asyncio.run(run_ask())
     finally:
         conn.close()
+    answer.text = terms.mask(answer.text)
+    answer.reasoning = terms.mask(answer.reasoning)
+    audit_answer(audit, actor, answer, collection)
     if as_json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False, default=str))
         raise typer.Exit(3 if answer.error else 0)
@@ -694,18 +744,37 @@ def keys_create(
     read_only: Annotated[
         bool, typer.Option("--read-only", help="May search and ask, not upload or delete.")
     ] = False,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option("--rate-limit", help="Requests, e.g. 60/minute (default FOLIO_RATE_LIMIT)."),
+    ] = None,
+    rpm: Annotated[int | None, typer.Option("--rpm", help="Requests per minute.")] = None,
+    tokens_per_day: Annotated[
+        int | None, typer.Option("--tokens-per-day", help="LLM tokens a day for this key.")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a key and print it once (only its sha256 is stored)."""
     _use(data_dir)
+    from services.audit import Action
     from services.keys import KeyRequestError, create_key
 
     colls = [c for c in (collections or "").split(",") if c.strip()]
+    if rpm is not None:
+        rate_limit = f"{rpm}/minute" + (f";{rate_limit}" if rate_limit else "")
     try:
-        key, token = create_key(_key_store(), name, collections=colls, read_only=read_only)
+        key, token = create_key(
+            _key_store(), name, collections=colls, read_only=read_only,
+            rate_limit=rate_limit, tokens_per_day=tokens_per_day,
+        )  # fmt: skip
     except KeyRequestError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
+    actor = _actor()
+    _audit().record(
+        Action.KEY_CREATE, actor.name, kind=actor.kind, target=name, collections=colls or None,
+        read_only=read_only, rate_limit=rate_limit, tokens_per_day=tokens_per_day,
+    )  # fmt: skip
     scope = ", ".join(key.collections) if key.collections else "all collections"
     err.print(f"key {key.name!r} ({scope}{', read-only' if read_only else ''}); shown only now:")
     print(token)
@@ -750,11 +819,14 @@ def keys_revoke(
 ) -> None:
     """Revoke a key: requests with it get 401 from now on."""
     _use(data_dir)
+    from services.audit import Action
     from services.keys import revoke_key
 
     if not revoke_key(_key_store(), name):
         err.print(f"[red]error:[/] no key named {name!r} (see `folio keys list`)")
         raise typer.Exit(1)
+    actor = _actor()
+    _audit().record(Action.KEY_REVOKE, actor.name, kind=actor.kind, target=name)
     out.print(f"revoked {name}")
 
 
@@ -779,3 +851,64 @@ def keys_hash_password(
         print(f"{user}:{hashed}" + (f":{collections}" if collections else ""))
     else:
         print(hashed)
+
+
+# --- the audit log: `folio audit` and `folio audit verify` ---------------------------------------
+
+audit_app = typer.Typer(help="Read and verify the audit log.", invoke_without_command=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.callback()
+def audit_list(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None, typer.Option("--since", help="e.g. 2h, 3d or 2026-12-01T08:00.")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only this user or key.")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="e.g. ask, login_failed.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show audit events, oldest first (see `folio audit verify` for integrity)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _use(data_dir)
+    from services import audit
+
+    try:
+        after = audit.parse_since(since) if since else None
+    except ValueError as exc:
+        err.print(f"[red]error:[/] --since {since!r}: use 2h, 3d or an ISO date")
+        raise typer.Exit(2) from exc
+    rows = [
+        r for r in audit.read(state.settings.audit_path)
+        if audit.matches(r, since=after, actor=actor, action=action)
+    ]  # fmt: skip
+    if as_json:
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+        return
+    table = Table()
+    for col in ("time", "action", "actor", "what"):
+        table.add_column(col)
+    skip = {"ts", "action", "actor", "prev", "hash"}
+    for r in rows:
+        what = ", ".join(f"{k}={v}" for k, v in r.items() if k not in skip)
+        table.add_row(r["ts"][:19].replace("T", " "), r["action"], r["actor"], what[:160])
+    out.print(table)
+    err.print(f"{len(rows)} events in {state.settings.audit_path}")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Check the hash chain: exit 1 when a line was removed, edited or added outside Folio."""
+    _use(data_dir)
+    from services.audit import verify
+
+    result = verify(state.settings.audit_path)
+    for problem in result.problems:
+        out.print(f"[red]tampered:[/] {problem}", highlight=False)
+    if result.ok:
+        out.print(f"[green]intact:[/] {result.lines} lines in {result.files} files")
+    raise typer.Exit(0 if result.ok else 1)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -22,6 +22,32 @@ from pydantic_settings import (
 )
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+def config_error(exc: ValidationError) -> str:
+    """A settings error as one line per bad setting, named as the operator sets it."""
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"FOLIO_{field.upper()}: {msg} (got {err.get('input')!r})")
+    return "; ".join(parts) or str(exc)
+
+
+def parse_rate(text: str) -> list:
+    """`60/minute`, `10 per second`, `10/second;300/hour`: a one-line error otherwise."""
+    from limits import parse_many  # the syntax is the `limits` library's
+
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if not items:
+        raise ValueError(
+            f"invalid rate limit {text!r}: write it like 60/minute, 10/second or "
+            "'10/second;300/hour'"
+        )
+    return items
 
 
 class Settings(BaseSettings):
@@ -183,6 +209,38 @@ class Settings(BaseSettings):
     max_pending_asks: int = Field(8, ge=1, description="LLM answers in flight before 429.")
     max_queued_jobs: int = Field(100, ge=1, description="Waiting ingest jobs before 429.")
 
+    # --- operations: audit log, limits per caller, blocked terms ------------------------------
+    audit: bool = Field(True, description="Append-only audit log of logins, questions, changes.")
+    audit_dir: Path | None = Field(None, description="Audit log folder; default data_dir/audit.")
+    audit_max_mb: float = Field(
+        50.0, gt=0, description="A log file is rotated at this size (and at each new day)."
+    )
+    audit_retention_days: int = Field(
+        365, ge=1, description="Audit files older than this are deleted when a file rotates."
+    )
+    rate_limit: str | None = Field(
+        None,
+        description="Requests per caller (API key, user, or client address), e.g. 60/minute "
+        "or '10/second;300/hour'; unset = unlimited. A key's own --rpm overrides it.",
+    )
+    tokens_per_day: int | None = Field(
+        None,
+        ge=1,
+        description="LLM tokens (prompt + completion) per caller per day; unset = no cap.",
+    )
+    blocked_terms_file: Path | None = Field(
+        None,
+        description="Terms kept out of questions and answers: one a line, a plain term or "
+        "re:REGEX; reloaded when the file changes.",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value:
+            parse_rate(value)
+        return value
+
     @field_validator("trusted_proxies", "trusted_user_collections", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -236,6 +294,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_dir or self.data_dir / "audit"
 
     @property
     def web_db_path(self) -> Path:

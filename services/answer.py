@@ -66,6 +66,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] | None = None
     relevance: dict[str, float] = field(default_factory=dict)
+    model: str | None = None  # the model that wrote it (None: no LLM was asked)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -203,6 +204,7 @@ class Answerer:
             answer.error_type = type(exc).__name__
         if stats.first_token_s is not None:
             answer.timings["first_token_ms"] = stats.first_token_s * 1000 + (t_llm - t0) * 1000
+        answer.model = getattr(self.llm, "model", None)
         if stats.usage:
             answer.usage = {
                 "prompt_tokens": stats.usage.prompt_tokens,

@@ -35,6 +35,7 @@ log = logging.getLogger("folio.web.auth")
 SESSION_COOKIE = "folio_session"
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 LOGIN_WINDOW_S = 300.0
+LOGIN_EVICT_AT = 10_000  # addresses remembered before old ones are dropped
 LOGIN_MAX_FAILURES = 5
 
 
@@ -47,9 +48,19 @@ class Principal:
     collections: frozenset[str] | None = None
     read_only: bool = False
     csrf: str | None = None  # set for cookie sessions: unsafe requests must echo it
+    address: str | None = None  # the client's address, for the audit log and limits
+    rate_limit: str | None = None  # an API key's own limits (else the global ones)
+    tokens_per_day: int | None = None
 
     def may_see(self, collection: str) -> bool:
         return self.collections is None or collection in self.collections
+
+    @property
+    def caller(self) -> str:
+        """Whom limits count: the key or user, or the client address when auth is off."""
+        if self.kind == "local":
+            return f"address:{self.address or 'local'}"
+        return f"{self.kind}:{self.name}"
 
 
 LOCAL = Principal("local", "local")
@@ -305,7 +316,16 @@ class LoginThrottle:
     def succeeded(self, client: str) -> None:
         self.failures.pop(client, None)
 
+    def evict(self) -> None:
+        """Forget addresses whose failures are all older than the window: a scan from many
+        addresses must not grow this table for ever."""
+        cutoff = time.time() - LOGIN_WINDOW_S
+        for client in [c for c, q in self.failures.items() if not q or q[-1] < cutoff]:
+            del self.failures[client]
+
     def _recent(self, client: str) -> deque[float]:
+        if len(self.failures) >= LOGIN_EVICT_AT and client not in self.failures:
+            self.evict()
         q = self.failures.setdefault(client, deque())
         while q and q[0] < time.time() - LOGIN_WINDOW_S:
             q.popleft()

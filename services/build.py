@@ -1,7 +1,13 @@
-"""Build the long-lived objects from settings, once, for the CLI and the web app."""
+"""The one place that builds the long-lived objects from `Settings`: the embedder, the index
+(one per thread for readers), the optional reranker and the LLM connection. The CLI, the web
+app's runtime and its ingest worker all call these, so a setting (FOLIO_RERANKER_MODEL, the
+embedding server) means the same thing everywhere.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,11 +21,64 @@ if TYPE_CHECKING:
     from retrieval.rerank import Reranker
 
 
-def open_index(settings: Settings) -> tuple[Index, TextEmbedder]:
-    """The index and the embedder it was built with; the model loads only when first used."""
-    embedder = open_embedder(settings)
-    index = Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
-    return index, embedder
+# Chroma creates its per-path shared system without a lock: two threads opening a client on
+# the same path at once can both build one and break each other. Every Index the web app opens
+# goes through this lock (see `open_with_chroma`).
+CHROMA_LOCK = threading.Lock()
+
+
+def open_with_chroma(factory: Callable[[], Index]) -> Index:
+    """An Index with its Chroma collection already open, opened under CHROMA_LOCK."""
+    with CHROMA_LOCK:
+        index = factory()
+        _ = index.collection
+    return index
+
+
+class IndexPool:
+    """One `Index` per thread, made on first use; behaves like an `Index` (attribute access
+    goes to the calling thread's instance), so it can be handed to retrieval code as is."""
+
+    def __init__(self, factory: Callable[[], Index]) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Index] = []
+
+    def get(self) -> Index:
+        index = getattr(self._local, "index", None)
+        if index is None:
+            index = open_with_chroma(self._factory)
+            self._local.index = index
+            with self._lock:
+                self._all.append(index)
+        return index
+
+    def __getattr__(self, name: str):
+        return getattr(self.get(), name)
+
+    def close(self) -> None:
+        with self._lock:
+            for index in self._all:
+                index.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def index_factory(settings: Settings, embedder: TextEmbedder) -> Callable[[], Index]:
+    """Makes `Index` objects bound to this embedder (its name and dimension are checked
+    against the index's, so a model switch is refused instead of mixing vectors)."""
+    return lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
+
+
+def open_index(
+    settings: Settings, embedder: TextEmbedder | None = None
+) -> tuple[Index, TextEmbedder]:
+    """An index and the embedder it was built with (its own, unless one is given: a writer
+    wants its own model lock). Lazy: the model loads, and Chroma opens, when first used, so
+    `folio docs` never pays for either."""
+    embedder = embedder or open_embedder(settings)
+    return index_factory(settings, embedder)(), embedder
 
 
 def open_reranker(settings: Settings) -> Reranker | None:

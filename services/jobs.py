@@ -17,16 +17,37 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 
+from folio.embedding import open_embedder
 from folio.lock import writer
 from folio.settings import Settings
+from services.audit import Action, AuditLog
 from services.metrics import Metrics
 from services.store import Store
 
 log = logging.getLogger("folio.web")
 
-ACTIVE = ("queued", "running")
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class Phase(StrEnum):
+    NONE = ""
+    WAITING = "waiting"
+    EXTRACTING = "extracting"
+    OCR = "ocr"
+    EMBEDDING = "embedding"
+    SAVING = "saving"
+
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 _FLUSH_EVERY_S = 0.5
 
 
@@ -36,8 +57,8 @@ class Job:
     kind: str  # upload | reindex
     collection: str
     name: str
-    status: str  # queued | running | done | failed | interrupted
-    phase: str = ""  # waiting | extracting | ocr | embedding | saving
+    status: JobStatus
+    phase: Phase = Phase.NONE
     pages_done: int = 0
     pages_total: int | None = None
     chunks_done: int = 0
@@ -57,25 +78,25 @@ class Job:
 
     @property
     def retryable(self) -> bool:
-        return self.status in ("interrupted", "failed") and bool(
+        return self.status in (JobStatus.INTERRUPTED, JobStatus.FAILED) and bool(
             self.upload_path and Path(self.upload_path).is_file()
         )
 
     def describe(self) -> str:
         """The job's state in words, as the Manuals page shows it."""
-        if self.status == "queued":
+        if self.status == JobStatus.QUEUED:
             return "waiting for the indexer"
-        if self.status == "running":
-            if self.phase == "embedding" and self.pages_total:
+        if self.status == JobStatus.RUNNING:
+            if self.phase == Phase.EMBEDDING and self.pages_total:
                 return f"indexing: page {self.pages_done} of {self.pages_total}"
-            if self.phase == "ocr" and self.pages_total:
+            if self.phase == Phase.OCR and self.pages_total:
                 return f"reading scanned pages (OCR): page {self.pages_done} of {self.pages_total}"
             return {"extracting": "reading the file", "saving": "saving"}.get(
                 self.phase, "starting"
             )
-        if self.status == "done":
+        if self.status == JobStatus.DONE:
             return self.detail or "done"
-        if self.status == "interrupted":
+        if self.status == JobStatus.INTERRUPTED:
             return self.error or "interrupted by a server restart"
         return f"failed: {self.error}" if self.error else "failed"
 
@@ -91,8 +112,11 @@ class QueueFull(RuntimeError):
 
 
 class JobService:
-    def __init__(self, settings: Settings, store: Store, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, metrics: Metrics, audit: AuditLog | None = None
+    ) -> None:
         self.settings = settings
+        self.audit = audit or AuditLog(settings.audit_path, enabled=False)
         self.store = store
         self.metrics = metrics
         self.uploads_dir = settings.data_dir / "uploads"
@@ -110,12 +134,16 @@ class JobService:
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         with self.store.tx() as db:
             db.execute(
-                "UPDATE jobs SET status='interrupted', phase='', finished_at=?, error=? "
-                "WHERE status='running'",
-                (time.time(), "interrupted: the server stopped while indexing this file"),
+                "UPDATE jobs SET status=?, phase='', finished_at=?, error=? WHERE status=?",
+                (
+                    JobStatus.INTERRUPTED,
+                    time.time(),
+                    "interrupted: the server stopped while indexing this file",
+                    JobStatus.RUNNING,
+                ),  # fmt: skip
             )
         for row in self.store.db.execute(
-            "SELECT id FROM jobs WHERE status='queued' ORDER BY created_at"
+            "SELECT id FROM jobs WHERE status=? ORDER BY created_at", (JobStatus.QUEUED,)
         ):
             self._queue.put(row["id"])
         self._thread = threading.Thread(target=self._run, name="folio-ingest", daemon=True)
@@ -130,8 +158,8 @@ class JobService:
         if current is not None:
             self._update(
                 current,
-                status="interrupted",
-                phase="",
+                status=JobStatus.INTERRUPTED,
+                phase=Phase.NONE,
                 finished_at=time.time(),
                 error="interrupted: the server stopped while indexing this file",
             )
@@ -165,8 +193,8 @@ class JobService:
             kind=kind,
             collection=collection,
             name=name,
-            status="queued",
-            phase="waiting",
+            status=JobStatus.QUEUED,
+            phase=Phase.WAITING,
             owner=owner,
             doc_id=doc_id,
             upload_path=str(upload_path),
@@ -186,8 +214,8 @@ class JobService:
 
     def retry(self, job: Job) -> Job:
         self._update(
-            job.id, status="queued", phase="waiting", error=None, pages_done=0, chunks_done=0,
-            started_at=None, finished_at=None,
+            job.id, status=JobStatus.QUEUED, phase=Phase.WAITING, error=None, pages_done=0,
+            chunks_done=0, started_at=None, finished_at=None,
         )  # fmt: skip
         self._queue.put(job.id)
         return self.get(job.id) or job
@@ -202,9 +230,9 @@ class JobService:
     def recent(self, collections: frozenset[str] | None = None, limit: int = 20) -> list[Job]:
         """Active jobs and those finished in the last day, newest first."""
         rows = self.store.db.execute(
-            "SELECT * FROM jobs WHERE status IN ('queued','running')"
+            "SELECT * FROM jobs WHERE status IN (?,?)"
             " OR (created_at > ? AND dismissed = 0) ORDER BY created_at DESC LIMIT ?",
-            (time.time() - 86400, limit),
+            (*ACTIVE, time.time() - 86400, limit),
         )
         jobs = [self._live.get(r["id"]) or _job(r) for r in rows]
         return [j for j in jobs if collections is None or j.collection in collections]
@@ -216,12 +244,14 @@ class JobService:
                 self.store.db.execute("UPDATE jobs SET dismissed=1 WHERE id=?", (job.id,))
 
     def queued_count(self) -> int:
-        row = self.store.db.execute("SELECT COUNT(*) FROM jobs WHERE status='queued'").fetchone()
+        row = self.store.db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE status=?", (JobStatus.QUEUED,)
+        ).fetchone()
         return int(row[0])
 
     def finished_count(self) -> int:
         row = self.store.db.execute(
-            "SELECT COUNT(*) FROM jobs WHERE status NOT IN ('queued','running')"
+            "SELECT COUNT(*) FROM jobs WHERE status NOT IN (?,?)", ACTIVE
         ).fetchone()
         return int(row[0])
 
@@ -234,41 +264,41 @@ class JobService:
             except queue.Empty:
                 continue
             job = self.get(job_id)
-            if job is None or job.status != "queued":
+            if job is None or job.status != JobStatus.QUEUED:
                 continue
             self.current = job_id
             try:
                 self._process(job)
             except Exception as exc:  # noqa: BLE001 - one broken job must not stop the worker
                 log.exception("ingest job crashed", extra={"job": job_id})
-                self._finish(job, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+                self._finish(
+                    job, JobStatus.FAILED, error=f"internal error: {type(exc).__name__}: {exc}"
+                )
             finally:
                 self._live.pop(job_id, None)
                 self.current = None
 
     def _open(self):
         if self._index is None:
-            from folio.embedding import open_embedder
-            from folio.index import Index
-            from services.library import open_with_chroma
+            from services.build import index_factory, open_with_chroma
 
-            s = self.settings
-            embedder = open_embedder(s)  # its own lock (or its own HTTP client)
-            self._index = open_with_chroma(
-                lambda: Index(s, model_name=embedder.name, dim=lambda: embedder.dim)
-            )
+            embedder = open_embedder(self.settings)  # its own lock (or its own HTTP client)
+            self._index = open_with_chroma(index_factory(self.settings, embedder))
             self._embedder = embedder
         return self._index, self._embedder
 
     def _process(self, job: Job) -> None:
-        from ingest.pipeline import ingest_paths
+        from services.auth import Principal
+        from services.library import ingest
 
-        job.status, job.phase, job.started_at = "running", "extracting", time.time()
+        job.status, job.phase, job.started_at = JobStatus.RUNNING, Phase.EXTRACTING, time.time()
         self._live[job.id] = job
-        self._update(job.id, status="running", phase="extracting", started_at=job.started_at)
+        self._update(
+            job.id, status=JobStatus.RUNNING, phase=Phase.EXTRACTING, started_at=job.started_at
+        )
         path = Path(job.upload_path or "")
         if not path.is_file():
-            self._finish(job, "failed", error="the uploaded file is gone; upload it again")
+            self._finish(job, JobStatus.FAILED, error="the uploaded file is gone; upload it again")
             return
         index, embedder = self._open()
         if job.kind == "reindex" and job.doc_id:
@@ -280,7 +310,7 @@ class JobService:
             nonlocal last_flush
             if not p.phase:
                 return
-            job.phase = "ocr" if p.phase == "ocr" else "embedding"
+            job.phase = Phase.OCR if p.phase == "ocr" else Phase.EMBEDDING
             job.pages_done, job.pages_total, job.chunks_done = (
                 p.pages_done,
                 p.pages_total,
@@ -294,14 +324,15 @@ class JobService:
                     pages_total=job.pages_total, chunks_done=job.chunks_done,
                 )  # fmt: skip
 
-        results = ingest_paths(
-            [path], self.settings, index=index, embedder=embedder,
-            collection=job.collection, progress=on_progress,
+        results = ingest(
+            self.settings, [path], index=index, embedder=embedder, audit=self.audit,
+            actor=Principal(job.owner or "?", "upload"), collection=job.collection,
+            progress=on_progress,
         )  # fmt: skip
         result = results[0]
         job.doc_id, job.title = result.doc_id, result.title or None
         if result.status == "failed":
-            self._finish(job, "failed", error=result.error or "could not be indexed")
+            self._finish(job, JobStatus.FAILED, error=result.error or "could not be indexed")
             return
         job.pages_total = result.pages if result.pages is not None else job.pages_total
         job.pages_done = job.pages_total or job.pages_done
@@ -313,19 +344,25 @@ class JobService:
             detail = f"done: {pages}{result.chunks} passage{'s' * (result.chunks != 1)}"
             self.metrics.ingest_pages.inc(result.pages or 0)
             self.metrics.ingest_chunks.inc(result.chunks)
-        self._finish(job, "done", detail=detail)
+        self._finish(job, JobStatus.DONE, detail=detail)
 
     def _finish(
-        self, job: Job, status: str, *, error: str | None = None, detail: str | None = None
+        self, job: Job, status: JobStatus, *, error: str | None = None, detail: str | None = None
     ) -> None:
-        job.status, job.error, job.detail, job.phase = status, error, detail, ""
+        job.status, job.error, job.detail, job.phase = status, error, detail, Phase.NONE
         job.finished_at = time.time()
         self._update(
-            job.id, status=status, phase="", error=error, detail=detail, doc_id=job.doc_id,
+            job.id, status=status, phase=Phase.NONE, error=error, detail=detail, doc_id=job.doc_id,
             title=job.title, pages_done=job.pages_done, pages_total=job.pages_total,
             chunks_done=job.chunks_done, finished_at=job.finished_at,
         )  # fmt: skip
         self.metrics.ingest_jobs.labels(status).inc()
+        if status != JobStatus.DONE or job.kind == "reindex":  # a done upload: its ingest line
+            self.audit.record(
+                Action.REINDEX if job.kind == "reindex" else Action.UPLOAD, job.owner or "?",
+                collection=job.collection, file=job.name, doc_id=job.doc_id,
+                status=str(status), error=error,
+            )  # fmt: skip
         if job.upload_path:
             shutil.rmtree(Path(job.upload_path).parent, ignore_errors=True)
 
@@ -338,4 +375,5 @@ class JobService:
 def _job(row) -> Job:
     data = dict(row)
     data.pop("dismissed", None)
+    data["status"], data["phase"] = JobStatus(data["status"]), Phase(data["phase"] or "")
     return Job(**data)

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from folio.settings import parse_rate
 from services.store import Store
 
 KEY_PREFIX = "folio_"
@@ -34,6 +35,8 @@ class ApiKey:
     read_only: bool
     created_at: float
     last_used_at: float | None = None
+    rate_limit: str | None = None  # overrides FOLIO_RATE_LIMIT for this key
+    tokens_per_day: int | None = None  # overrides FOLIO_TOKENS_PER_DAY
 
 
 def hash_key(token: str) -> str:
@@ -41,7 +44,13 @@ def hash_key(token: str) -> str:
 
 
 def create_key(
-    store: Store, name: str, *, collections: list[str] | None = None, read_only: bool = False
+    store: Store,
+    name: str,
+    *,
+    collections: list[str] | None = None,
+    read_only: bool = False,
+    rate_limit: str | None = None,
+    tokens_per_day: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns the record and the token (which is not stored anywhere)."""
     if not NAME_RE.match(name):
@@ -49,16 +58,24 @@ def create_key(
             f"invalid key name {name!r}: use letters, digits, '.', '_' or '-' (max 64)"
         )
     colls = sorted({c.strip() for c in collections or [] if c.strip()}) or None
+    if rate_limit is not None:
+        try:
+            parse_rate(rate_limit)
+        except ValueError as exc:
+            raise KeyRequestError(str(exc)) from exc
     token = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name, token[:12], colls, read_only, time.time())
+    key = ApiKey(
+        name, token[:12], colls, read_only, time.time(),
+        rate_limit=rate_limit, tokens_per_day=tokens_per_day,
+    )  # fmt: skip
     with store.tx() as db:
         if db.execute("SELECT 1 FROM api_keys WHERE name=?", (name,)).fetchone():
             raise KeyRequestError(
                 f"a key named {name!r} exists; revoke it first or pick another name"
             )
         db.execute(
-            "INSERT INTO api_keys (name, hash, prefix, collections, read_only, created_at)"
-            " VALUES (?,?,?,?,?,?)",
+            "INSERT INTO api_keys (name, hash, prefix, collections, read_only, created_at,"
+            " rate_limit, tokens_per_day) VALUES (?,?,?,?,?,?,?,?)",
             (
                 name,
                 hash_key(token),
@@ -66,6 +83,8 @@ def create_key(
                 json.dumps(colls) if colls else None,
                 int(read_only),
                 key.created_at,
+                rate_limit,
+                tokens_per_day,
             ),
         )
     return key, token
@@ -114,4 +133,6 @@ def _key(row) -> ApiKey:
         read_only=bool(row["read_only"]),
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
+        rate_limit=row["rate_limit"],
+        tokens_per_day=row["tokens_per_day"],
     )

@@ -1,8 +1,10 @@
-"""The manuals as the web app sees them: listing, deleting, the original files, one passage.
+"""The manuals, for the CLI and the web app alike: listing, ingesting, deleting, the original
+files, one passage. Every write takes the one-writer lock (`folio.lock`) here, so no caller
+can forget it, and is written to the audit log.
 
-Reads go through `IndexPool`: each thread gets its own `Index` (its own SQLite connection;
-Chroma's client is shared per path inside the process), so concurrent searches never share a
-connection and never wait for the ingest worker's transactions (WAL readers do not block).
+Reads go through `services.build.IndexPool`: each thread gets its own `Index` (its own SQLite
+connection), so concurrent searches never share a connection and never wait for the ingest
+worker's transactions (WAL readers do not block).
 """
 
 from __future__ import annotations
@@ -13,62 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from folio.embedding import TextEmbedder
 from folio.index import DocRecord, Index
 from folio.lock import writer
 from folio.settings import Settings
 from folio.types import Chunk, locator
 from ingest.formats import served_types
+from ingest.pipeline import FileResult, ingest_paths
 from retrieval.search import expanded_text, neighbour_keys
-from services.auth import Principal
+from services.audit import Action, AuditLog
+from services.auth import LOCAL, Principal
+from services.build import IndexPool
 
 # Document kind -> media type of its stored original, from the format registry. HTML and
 # Markdown manuals are served as text: served inline from Folio's origin, their scripts would run
 # with the user's session.
 MEDIA_TYPES = served_types()
-
-
-# Chroma creates its per-path shared system without a lock: two threads opening a client on
-# the same path at once can both build one and break each other. Every Index the web app opens
-# goes through this lock (see `open_with_chroma`).
-CHROMA_LOCK = threading.Lock()
-
-
-def open_with_chroma(factory: Callable[[], Index]) -> Index:
-    """An Index with its Chroma collection already open, opened under CHROMA_LOCK."""
-    with CHROMA_LOCK:
-        index = factory()
-        _ = index.collection
-    return index
-
-
-class IndexPool:
-    """One `Index` per thread, made on first use; behaves like an `Index` (attribute access
-    goes to the calling thread's instance), so it can be handed to retrieval code as is."""
-
-    def __init__(self, factory: Callable[[], Index]) -> None:
-        self._factory = factory
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[Index] = []
-
-    def get(self) -> Index:
-        index = getattr(self._local, "index", None)
-        if index is None:
-            index = open_with_chroma(self._factory)
-            self._local.index = index
-            with self._lock:
-                self._all.append(index)
-        return index
-
-    def __getattr__(self, name: str):
-        return getattr(self.get(), name)
-
-    def close(self) -> None:
-        with self._lock:
-            for index in self._all:
-                index.close()
-            self._all.clear()
-        self._local = threading.local()
 
 
 @dataclass
@@ -82,10 +44,38 @@ class PassageView:
         return locator(self.chunk, no_page="")
 
 
+def ingest(
+    settings: Settings,
+    paths: list[Path],
+    *,
+    index: Index,
+    embedder: TextEmbedder,
+    audit: AuditLog,
+    actor: Principal,
+    collection: str | None = None,
+    progress: Callable | None = None,
+    on_wait: Callable[[int | None], None] | None = None,
+) -> list[FileResult]:
+    """Add files and folders: `folio ingest` and the server's upload worker both come here.
+    The pipeline takes the write lock; each file's outcome is one audit line."""
+    results = ingest_paths(
+        paths, settings, index=index, embedder=embedder, collection=collection,
+        progress=progress, on_wait=on_wait,
+    )  # fmt: skip
+    for r in results:
+        audit.record(
+            Action.INGEST, actor.name, kind=actor.kind, client=actor.address, file=r.name,
+            collection=collection or settings.default_collection, status=r.status,
+            doc_id=r.doc_id, pages=r.pages, chunks=r.chunks, error=r.error,
+        )  # fmt: skip
+    return results
+
+
 class Library:
-    def __init__(self, settings: Settings, pool: IndexPool) -> None:
+    def __init__(self, settings: Settings, pool: IndexPool, audit: AuditLog | None = None) -> None:
         self.settings = settings
         self.pool = pool
+        self.audit = audit or AuditLog(settings.audit_path, enabled=False)
         self._write_lock = threading.Lock()
 
     def documents(self, principal: Principal, collection: str | None = None) -> list[DocRecord]:
@@ -108,11 +98,20 @@ class Library:
     def stats(self) -> dict:
         return self.pool.get().stats()
 
-    def delete(self, doc: DocRecord) -> None:
+    def find(self, ref: str, collection: str | None = None) -> list[DocRecord]:
+        """Documents whose id starts with `ref` or whose file name is `ref`."""
+        return self.pool.get().find(ref, collection)
+
+    def delete(
+        self,
+        doc: DocRecord,
+        actor: Principal = LOCAL,
+        on_wait: Callable[[int | None], None] | None = None,
+    ) -> None:
         """Remove the document, its chunks and vectors, and its original when nothing else
         (another collection, another name) still points at the same stored file."""
         index = self.pool.get()
-        with self._write_lock, writer(self.settings.data_dir):
+        with self._write_lock, writer(self.settings.data_dir, on_wait=on_wait):
             index.delete(doc.id)
             if doc.stored_file:
                 row = index.db.execute(
@@ -121,6 +120,10 @@ class Library:
                 stored = Path(doc.stored_file)
                 if row[0] == 0 and self._inside_files_dir(stored):
                     stored.unlink(missing_ok=True)
+        self.audit.record(
+            Action.DELETE, actor.name, kind=actor.kind, client=actor.address, doc_id=doc.id,
+            file=doc.name, collection=doc.collection,
+        )  # fmt: skip
 
     def original(self, doc: DocRecord) -> Path | None:
         """The stored original, only if it really lies in files_dir."""

@@ -33,6 +33,13 @@ class Metrics:
             "folio_engine_errors_total", "LLM engine errors by type", ["type"], registry=r
         )
         self.answers = Counter("folio_answers_total", "Answers by mode", ["mode"], registry=r)
+        self.limited = Counter(
+            "folio_rate_limited_total", "Requests refused by a limit", ["limit"], registry=r
+        )
+        self.blocked = Counter(
+            "folio_blocked_terms_total", "Questions refused and answers masked", ["where"],
+            registry=r,
+        )  # fmt: skip
         self._gauges: dict[str, Gauge] = {}
 
     def gauge(self, name: str, doc: str, fn: Callable[[], float]) -> None:

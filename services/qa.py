@@ -16,10 +16,13 @@ from typing import Any
 
 from retrieval.search import search as run_search
 from services.answer import Answer, Answerer, Citation, Event, passage_dict
+from services.audit import Action, AuditLog
 from services.auth import Principal
 from services.errors import ServiceError
+from services.metrics import Metrics
 from services.notices import Notice, notice_text
 from services.runtime import Runtime
+from services.terms import BlockedTerms
 
 ENGINE_ERROR_TYPES = ("EngineUnavailable", "EngineTimeout", "EngineRateLimited")
 
@@ -36,6 +39,32 @@ def check_question(text: str, rt: Runtime, what: str = "question") -> str:
             "Shorten it to the essentials (the manuals are searched by meaning, not by length).",
         )
     return text
+
+
+def screen(
+    terms: BlockedTerms | None,
+    audit: AuditLog,
+    principal: Principal,
+    text: str,
+    what: str = "question",
+    metrics: Metrics | None = None,
+) -> None:
+    """Refuse a question (or search) that holds a blocked term: 400, audited, never naming the
+    term (that would teach the list). The web app and the CLI both call it."""
+    if terms is None or not terms.blocks(text):
+        return
+    if metrics is not None:
+        metrics.blocked.labels("question").inc()
+    audit.record(
+        Action.BLOCKED, principal.name, kind=principal.kind, client=principal.address,
+        what=what, question=text,
+    )  # fmt: skip
+    raise ServiceError(
+        400,
+        f"this {what} contains a term that may not be used with Folio here; rephrase it "
+        "(an administrator keeps the list of such terms)",
+        "blocked_term",
+    )
 
 
 def scope(principal: Principal, requested: Sequence[str] | None) -> list[str] | None:
@@ -99,9 +128,16 @@ def search(
     mode: str,
 ) -> dict[str, Any]:
     """Blocking: run it in a thread."""
+    screen(rt.terms, rt.audit, principal, query, "search", rt.metrics)
+    colls = scope(principal, collections)
     hits = run_search(
         rt.pool, rt.embedder, rt.settings, query,
-        k=k, collections=scope(principal, collections), doc_ids=doc_ids, mode=mode,
+        k=k, collections=colls, doc_ids=doc_ids, mode=mode, reranker=rt.reranker,
+    )  # fmt: skip
+    rt.audit.record(
+        Action.SEARCH, principal.name, kind=principal.kind, client=principal.address,
+        collections=colls, query=query, mode=mode,
+        results=[{"doc": p.doc_name, "page": p.page} for p in hits.passages],
     )  # fmt: skip
     return {
         "query": query,
@@ -132,8 +168,11 @@ async def answer_events(
 ) -> AsyncIterator[Event]:
     """The Answerer's events, with `done` carrying an AskResult; raises ServiceError (429/403)
     before anything is streamed."""
+    screen(rt.terms, rt.audit, principal, question, metrics=rt.metrics)
     colls = scope(principal, collections)
     client = None if retrieval_only else rt.engine.client
+    if client is not None:
+        rt.quotas.check_tokens(principal.caller, principal.tokens_per_day)
     if client is not None and rt.pending_asks >= rt.settings.max_pending_asks:
         raise ServiceError(
             429,
@@ -141,16 +180,29 @@ async def answer_events(
             "seconds (or use retrieval_only for passages now)",
             headers={"Retry-After": "10"},
         )
-    answerer = Answerer(rt.settings, rt.pool, rt.embedder, client)  # type: ignore[arg-type]
+    answerer = Answerer(rt.settings, rt.pool, rt.embedder, client, rt.reranker)  # type: ignore[arg-type]
     answer_id = uuid.uuid4().hex[:16]
     if client is not None:
         rt.pending_asks += 1
+    masker = rt.terms.masker() if rt.terms is not None else None
     try:
         async for event in answerer.stream(
             question, history=list(history or []), collections=colls, doc_ids=doc_ids
         ):
             if event.type == "done":
-                yield Event("done", _finish(rt, principal, answer_id, event.data, retrieval_only))
+                answer = event.data
+                if masker is not None:
+                    rest = masker.flush()
+                    if rest:
+                        yield Event("token", rest)
+                    _mask_answer(rt, answer)
+                yield Event(
+                    "done", _finish(rt, principal, answer_id, answer, retrieval_only, colls)
+                )
+            elif event.type == "token" and masker is not None:
+                piece = masker.push(event.data)
+                if piece:
+                    yield Event("token", piece)
             else:
                 yield event
     finally:
@@ -158,8 +210,22 @@ async def answer_events(
             rt.pending_asks -= 1
 
 
+def _mask_answer(rt: Runtime, answer: Answer) -> None:
+    """The checked answer with blocked terms masked, as the stream showed it."""
+    masked = rt.terms.mask(answer.text)
+    if masked != answer.text:
+        rt.metrics.blocked.labels("answer").inc()
+        answer.text = masked
+    answer.reasoning = rt.terms.mask(answer.reasoning) if answer.reasoning else answer.reasoning
+
+
 def _finish(
-    rt: Runtime, principal: Principal, answer_id: str, answer: Answer, retrieval_only: bool
+    rt: Runtime,
+    principal: Principal,
+    answer_id: str,
+    answer: Answer,
+    retrieval_only: bool,
+    collections: Sequence[str] | None = None,
 ) -> AskResult:
     engine_failed = answer.mode == "retrieval-only" and not retrieval_only
     # Worded by the English catalogue; the page words the code in its own language.
@@ -192,7 +258,29 @@ def _finish(
         "usage": answer.usage,
     }
     _record(rt, principal, answer_id, answer)
+    tokens = sum((answer.usage or {}).get(k) or 0 for k in ("prompt_tokens", "completion_tokens"))
+    rt.quotas.spend_tokens(principal.caller, int(tokens))
+    audit_answer(rt.audit, principal, answer, collections, answer_id=answer_id)
     return AskResult(answer_id, answer, body, engine_failed)
+
+
+def audit_answer(
+    audit: AuditLog,
+    principal: Principal,
+    answer: Answer,
+    collections: Sequence[str] | None,
+    **extra: Any,
+) -> None:
+    """One `ask` line: who, what, which pages answered, refused or not, model, tokens, times.
+    Shared by the web app and `folio ask`."""
+    audit.record(
+        Action.ASK, principal.name, kind=principal.kind, client=principal.address,
+        collections=list(collections) if collections else None, question=answer.question,
+        cited=[{"doc": c.doc, "page": c.page} for c in answer.citations],
+        refused=answer.refused, mode=answer.mode, model=answer.model,
+        usage=answer.usage or None, timings={k: round(v, 1) for k, v in answer.timings.items()},
+        **extra,
+    )  # fmt: skip
 
 
 def answer_body(

@@ -9,18 +9,26 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from folio.embedding import open_embedder
-from folio.index import Index
 from folio.settings import Settings
-from services.auth import LoginThrottle, Sessions, Users, auth_enabled
+from services.audit import Action, AuditLog
+from services.auth import LoginThrottle, Principal, Sessions, Users, auth_enabled
 from services.batching import BatchingEmbedder
+from services.build import IndexPool, index_factory, open_reranker
 from services.engine import EngineService
+from services.errors import ServiceError
 from services.jobs import JobService
 from services.keys import KeyVerifier
-from services.library import IndexPool, Library
+from services.library import Library
 from services.metrics import Metrics
+from services.quotas import Quotas
 from services.store import Store
+from services.terms import BlockedTerms
+
+if TYPE_CHECKING:
+    from retrieval.rerank import Reranker
 
 log = logging.getLogger("folio.web")
 
@@ -49,6 +57,10 @@ class Runtime:
     users: Users
     sessions: Sessions
     auth: bool
+    reranker: Reranker | None = None
+    audit: AuditLog | None = None
+    quotas: Quotas | None = None
+    terms: BlockedTerms | None = None
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     last_answer: dict[str, dict] = field(default_factory=dict)  # per principal name
     pending_asks: int = 0
@@ -59,32 +71,49 @@ class Runtime:
         settings = server_settings(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedder = BatchingEmbedder(open_embedder(settings))
-        pool = IndexPool(
-            lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
-        )
+        pool = IndexPool(index_factory(settings, embedder))
         pool.get()  # refuse a mismatched index now, and open Chroma before any thread races
         store = Store(settings.web_db_path)
         metrics = Metrics()
         users = Users(settings)
+        audit = AuditLog.from_settings(settings)
         rt = cls(
             settings=settings,
             store=store,
             metrics=metrics,
             embedder=embedder,
             pool=pool,
-            library=Library(settings, pool),
-            jobs=JobService(settings, store, metrics),
+            library=Library(settings, pool, audit),
+            jobs=JobService(settings, store, metrics, audit),
             engine=EngineService(settings),
             keys=KeyVerifier(store),
             users=users,
             sessions=Sessions(settings, store, users),
             auth=auth_enabled(settings),
+            reranker=open_reranker(settings),
+            audit=audit,
+            quotas=Quotas.from_settings(settings),
+            terms=BlockedTerms(settings.blocked_terms_file),
         )
+
         metrics.gauge("folio_documents", "Searchable documents", lambda: rt.stats()["docs"])
         metrics.gauge("folio_chunks", "Searchable chunks", lambda: rt.stats()["chunks"])
         metrics.gauge("folio_engine_up", "1 when the LLM answers", lambda: rt.engine_up())
         metrics.gauge("folio_jobs_queued", "Ingest jobs waiting", lambda: rt.jobs.queued_count())
         return rt
+
+    def count_request(self, principal: Principal) -> None:
+        """One API request against the caller's rate limit: 429, audited and counted, when
+        the window is full."""
+        try:
+            self.quotas.hit(principal.caller, principal.rate_limit)
+        except ServiceError as exc:
+            self.metrics.limited.labels(exc.extra.get("limit", "requests")).inc()
+            self.audit.record(
+                Action.RATE_LIMITED, principal.name, kind=principal.kind,
+                client=principal.address, limit=exc.extra.get("rate"),
+            )  # fmt: skip
+            raise
 
     def stats(self) -> dict:
         return self.library.stats()

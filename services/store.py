@@ -78,8 +78,30 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
+# Numbered steps after SCHEMA, tracked by PRAGMA user_version (as the index registry does):
+# a database from an older Folio gains the new columns when it is opened.
+MIGRATIONS: list[str] = [
+    SCHEMA,
+    # 2: per-key limits (`folio keys create --rate-limit 60/minute --tokens-per-day N`)
+    "ALTER TABLE api_keys ADD COLUMN rate_limit TEXT;"
+    "ALTER TABLE api_keys ADD COLUMN tokens_per_day INTEGER;",
+]
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script at the `;` that end statements (not those inside comments or strings)."""
+    done, part = [], ""
+    for piece in script.split(";"):
+        part += piece + ";"
+        if sqlite3.complete_statement(part):
+            if part.strip(" \n;"):
+                done.append(part)
+            part = ""
+    return done
+
+
 class Store:
-    """Thread-local connections to one SQLite file, created with the schema on first use."""
+    """Thread-local connections to one SQLite file, created and migrated on first use."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -87,7 +109,31 @@ class Store:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
-        self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Each step in its own transaction; the version is read inside it, so two processes
+        opening one database at once never run a step twice."""
+        db = self.db
+        while True:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if (
+                    version == 0
+                    and db.execute("SELECT 1 FROM sqlite_master WHERE name='api_keys'").fetchone()
+                ):
+                    version = 1  # made by a Folio before migrations: SCHEMA is in place
+                if version >= len(MIGRATIONS):
+                    db.execute("COMMIT")
+                    return
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     @property
     def db(self) -> sqlite3.Connection:

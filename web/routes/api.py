@@ -213,7 +213,7 @@ async def document(doc_id: str, principal: Principal = PRINCIPAL, rt: Runtime = 
 async def delete_document(doc_id: str, principal: Principal = WRITER, rt: Runtime = RT) -> dict:
     """Remove a manual, its passages and its stored original."""
     doc = _document(rt, principal, doc_id)
-    await asyncio.to_thread(rt.library.delete, doc)
+    await asyncio.to_thread(rt.library.delete, doc, principal)
     return {"deleted": doc.id, "file": doc.name}
 
 

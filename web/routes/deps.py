@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -68,7 +69,10 @@ def authenticate(request: Request, rt: Runtime) -> Principal | None:
                 **_www(),
             )
         colls = frozenset(key.collections) if key.collections else None
-        return Principal(key.name, "key", colls, key.read_only)
+        return Principal(
+            key.name, "key", colls, key.read_only,
+            rate_limit=key.rate_limit, tokens_per_day=key.tokens_per_day,
+        )  # fmt: skip
     session = rt.sessions.read(request.cookies.get(SESSION_COOKIE))
     if session is not None:
         user = rt.users.get(session.user)
@@ -121,7 +125,9 @@ async def api_principal(request: Request) -> Principal:
     principal = authenticate(request, rt)
     if principal is None:
         raise ServiceError(401, f"authentication required: {_BEARER_HINT}", **_www())
+    principal = replace(principal, address=client_address(request, rt))
     await check_csrf(request, principal)
+    rt.count_request(principal)
     return principal
 
 
@@ -138,6 +144,7 @@ async def page_principal(request: Request) -> Principal:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(quote(target, safe="/?=&"))
         raise ServiceError(401, f"authentication required: {_BEARER_HINT}", **_www())
+    principal = replace(principal, address=client_address(request, rt))
     await check_csrf(request, principal)
     return principal
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from folio.index import MAX_DOC_IDS
+from services.audit import Action
 from services.auth import SESSION_COOKIE, Principal, check_login
 from services.errors import ServiceError
 from services.manuals import reindex
@@ -181,12 +182,14 @@ async def login(
     user = await asyncio.to_thread(check_login, rt.users, username.strip(), password)
     if user is None:
         rt.throttle.failed(client, username.strip())  # logged: name and address, no password
+        rt.audit.record(Action.LOGIN_FAILED, username.strip()[:200], client=client)
         return render(
             request, "login.html", rt, None, 401, next=_safe_next(next),
             error=i18n.t(i18n.request_locale(request), "login.wrong"), no_users=not rt.users.all(),
             username=username.strip(),
         )  # fmt: skip
     rt.throttle.succeeded(client)
+    rt.audit.record(Action.LOGIN, user.name, kind="user", client=client)
     value, _ = rt.sessions.issue(user.name, replacing=request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse(_safe_next(next), 303)
     response.set_cookie(
@@ -199,6 +202,7 @@ async def login(
 @router.post("/logout")
 async def logout(request: Request, principal: Principal = PAGE, rt: Runtime = RT):
     rt.sessions.revoke(request.cookies.get(SESSION_COOKIE))  # the session ends server-side
+    rt.audit.record(Action.LOGOUT, principal.name, kind=principal.kind, client=principal.address)
     response = RedirectResponse("/login" if rt.auth else "/", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -255,7 +259,7 @@ async def delete_fragment(
     doc = rt.library.document(doc_id, principal)
     if doc is None:
         raise ServiceError(404, "that manual is gone already; reload the page")
-    await asyncio.to_thread(rt.library.delete, doc)
+    await asyncio.to_thread(rt.library.delete, doc, principal)
     response = render(
         request, "partials/documents.html", rt, principal, **_library_context(rt, principal),
         flash=i18n.t(i18n.request_locale(request), "docs.deleted", title=doc.title or doc.name),
