@@ -114,6 +114,7 @@ class AuditLog:
         self.max_bytes = max_bytes
         self.retention_days = retention_days
         self.enabled = enabled
+        self._expired = False
 
     @classmethod
     def from_settings(cls, settings) -> AuditLog:
@@ -155,17 +156,34 @@ class AuditLog:
             record["hash"] = line_hash(record)
             with target.open("a", encoding="utf-8") as f:
                 f.write(_canonical(record).decode() + "\n")
-            count = self._count() + 1
-            head = self.directory / "HEAD"
-            tmp = head.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"hash": record["hash"], "lines": count}))
-            tmp.replace(head)
+            head = self._head()
+            anchor = head.get("anchor", GENESIS) if files else GENESIS
+            if self._expired:
+                anchor, self._expired = self._first_prev(), False
+            self._write_head(
+                {"hash": record["hash"], "lines": head.get("lines", 0) + 1, "anchor": anchor}
+            )
 
-    def _count(self) -> int:
+    def _head(self) -> dict[str, Any]:
         try:
-            return int(json.loads((self.directory / "HEAD").read_text())["lines"])
-        except (OSError, ValueError, KeyError):
-            return 0
+            return json.loads((self.directory / "HEAD").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_head(self, head: dict[str, Any]) -> None:
+        path = self.directory / "HEAD"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(head))
+        tmp.replace(path)
+
+    def _first_prev(self) -> str:
+        """The `prev` of the oldest line kept: the chain's anchor once older files expired."""
+        for path in log_files(self.directory):
+            with path.open(encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        return json.loads(line)["prev"]
+        return GENESIS
 
     def _target(self, files: list[Path]) -> Path:
         today = datetime.now(UTC).strftime("%Y%m%d")
@@ -184,6 +202,7 @@ class AuditLog:
         for path in files:
             if _file_key(path)[0] < cutoff:
                 path.unlink(missing_ok=True)
+                self._expired = True
                 log.info("audit file expired", extra={"file": path.name})
 
 
@@ -209,7 +228,11 @@ class Verification:
 def verify(directory: Path) -> Verification:
     """Walk the chain: each line's hash must match its content and the next line's `prev`."""
     result = Verification()
-    prev: str | None = None
+    try:
+        head = json.loads((directory / "HEAD").read_text())
+    except (OSError, ValueError):
+        head = None
+    prev: str | None = head.get("anchor") if head else None
     for path in log_files(directory):
         result.files += 1
         with path.open(encoding="utf-8") as f:
@@ -231,10 +254,6 @@ def verify(directory: Path) -> Verification:
                         f"{where}: a line before it was removed or changed (chain broken)"
                     )
                 prev = record.get("hash")
-    try:
-        head = json.loads((directory / "HEAD").read_text())
-    except (OSError, ValueError):
-        head = None
     if head is not None and result.files:
         if head.get("hash") != prev:
             result.problems.append("the last lines were removed (HEAD names a later line)")
