@@ -19,12 +19,13 @@ class _Folio(typer.Typer):
     down, a model that is not installed) end in one line naming the setting, not a traceback."""
 
     def __call__(self, *args, **kwargs):
+        from folio.departments import DepartmentsError
         from folio.embedding import ModelNotFound
         from folio.embedding_remote import EmbeddingServerError
 
         try:
             return super().__call__(*args, **kwargs)
-        except (EmbeddingServerError, ModelNotFound) as exc:
+        except (EmbeddingServerError, ModelNotFound, DepartmentsError) as exc:
             err.print(f"[red]error:[/] {exc}")
             sys.exit(2)
 
@@ -321,9 +322,11 @@ def ask(
     import asyncio
     import threading
 
+    from folio.departments import load_departments
     from folio.wiring import LLMConnection, connect_llm, open_reranker
     from generation.answer import Answerer
 
+    department = load_departments(state.settings.departments_file).for_scope(collection)
     index, embedder = _open()
     settings = state.settings
     # Loading the embedding model takes seconds: overlap it with starting the engine.
@@ -346,7 +349,7 @@ def ask(
 
     async def run_ask():
         answer = None
-        async for ev in answerer.stream(question, collections=collection):
+        async for ev in answerer.stream(question, collections=collection, department=department):
             if as_json:
                 if ev.type == "done":
                     answer = ev.data

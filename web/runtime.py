@@ -10,6 +10,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from folio.departments import NONE, Departments, load_departments
 from folio.embedding import open_embedder
 from folio.index import Index
 from folio.settings import Settings
@@ -53,11 +54,13 @@ class Runtime:
     last_answer: dict[str, dict] = field(default_factory=dict)  # per principal name
     pending_asks: int = 0
     executor: ThreadPoolExecutor | None = None
+    departments: Departments = NONE
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         settings = server_settings(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        departments = load_departments(settings.departments_file)  # a bad file stops start-up
         embedder = BatchingEmbedder(open_embedder(settings))
         pool = IndexPool(
             lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
@@ -79,6 +82,7 @@ class Runtime:
             users=users,
             sessions=Sessions(settings, store, users),
             auth=auth_enabled(settings),
+            departments=departments,
         )
         metrics.gauge("folio_documents", "Searchable documents", lambda: rt.stats()["docs"])
         metrics.gauge("folio_chunks", "Searchable chunks", lambda: rt.stats()["chunks"])

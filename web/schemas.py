@@ -128,6 +128,9 @@ class AskResponse(BaseModel):
     relevance: dict[str, float] = Field(
         default_factory=dict, description="Signals behind the answerable/refused decision."
     )
+    model: str | None = Field(
+        None, description="The model on the LLM server that wrote the answer (null: none did)."
+    )
     passages: list[PassageOut]
 
 
@@ -243,3 +246,18 @@ class ChatCompletionRequest(BaseModel):
                 "send only the last few turns"
             )
         return self
+
+
+class ModelOut(BaseModel):
+    """An OpenAI model object: `folio`, or `folio-<collection>` for one collection."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "folio"
+    description: str = Field(description="What the model searches.")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]

@@ -147,8 +147,9 @@ async def answer_events(
         rt.pending_asks += 1
     try:
         async for event in answerer.stream(
-            question, history=list(history or []), collections=colls, doc_ids=doc_ids
-        ):
+            question, history=list(history or []), collections=colls, doc_ids=doc_ids,
+            department=rt.departments.for_scope(colls),
+        ):  # fmt: skip
             if event.type == "done":
                 yield Event("done", _finish(rt, principal, answer_id, event.data, retrieval_only))
             else:
@@ -218,6 +219,7 @@ def answer_body(
         "timings": {k: round(v, 1) for k, v in answer.timings.items()},
         "usage": answer.usage,
         "relevance": answer.relevance,
+        "model": answer.model,
         "passages": [passage_out(passage_dict(p), i) for i, p in enumerate(answer.passages, 1)],
     }
 
