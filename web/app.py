@@ -15,7 +15,7 @@ from web.errors import install_error_handlers
 from web.i18n import LanguageCookieMiddleware
 from web.limits import BodyCaps, BodyLimitMiddleware
 from web.metrics import MetricsMiddleware
-from web.routes import api, openai, pages, system
+from web.routes import api, dify, openai, pages, system
 from web.routes.deps import LoginRequired
 from web.runtime import Runtime
 from web.security import SecurityMiddleware
@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse(f"/login?next={exc.next_url}", 303)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (pages.router, api.router, openai.router, system.router):
+    for router in (pages.router, api.router, dify.router, openai.router, system.router):
         app.include_router(router)
     # Outermost last: metrics see every answer, the Host and cross-site checks run before any
     # byte of a body is read, and the body cap before anything (auth included) reads one.
