@@ -26,7 +26,9 @@ class _Folio(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except (EmbeddingServerError, ModelNotFound, DepartmentsError) as exc:
-            err.print(f"[red]error:[/] {exc}")
+            from rich.markup import escape
+
+            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)  # one line, "[hr]" kept
             sys.exit(2)
 
 

@@ -119,7 +119,7 @@ async def chat_completions(
 
 
 def _extras(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: body[k] for k in ("id", "mode", "refused", "notice", "timings")}
+    return {k: body[k] for k in ("id", "mode", "refused", "notice", "timings", "model")}
 
 
 def _chunk(
