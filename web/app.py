@@ -15,6 +15,7 @@ from web.errors import install_error_handlers
 from web.i18n import LanguageCookieMiddleware
 from web.limits import BodyCaps, BodyLimitMiddleware
 from web.metrics import MetricsMiddleware
+from web.openapi import install_openapi
 from web.routes import api, dify, openai, pages, system
 from web.routes.deps import LoginRequired
 from web.runtime import Runtime
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.rt = rt
     install_error_handlers(app, pages.render_error)
+    install_openapi(app)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:

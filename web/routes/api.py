@@ -253,7 +253,7 @@ async def retry_job(job_id: str, principal: Principal = WRITER, rt: Runtime = RT
     return JSONResponse(job_out(rt.jobs.retry(job)), status_code=202)
 
 
-@router.post("/feedback", status_code=204, responses=ERRORS)
+@router.post("/feedback", status_code=204, responses={**ERRORS, 404: {"model": ErrorBody}})
 async def feedback(body: FeedbackRequest, principal: Principal = PRINCIPAL, rt: Runtime = RT):
     """Thumbs up or down for an answer (its id comes with the answer)."""
     qa.save_feedback(rt, principal, body.answer_id, body.rating, body.comment)

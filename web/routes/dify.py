@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from web.errors import ApiError
 from web.routes.deps import authenticate, get_rt
 from web.runtime import Runtime
-from web.schemas import ErrorDetail
+from web.schemas import ErrorBody, ErrorDetail
 from web.services import catalog, knowledge, qa
 from web.services.auth import Principal
 
@@ -128,7 +128,7 @@ async def dify_principal(request: Request) -> Principal:
     responses={
         403: {"model": DifyErrorBody, "description": "1001 bad header, 1002 invalid key"},
         404: {"model": DifyErrorBody, "description": "2001 no such collection for this key"},
-        422: {"description": "Invalid request; the message says which field"},
+        422: {"model": ErrorBody, "description": "Invalid request; the message says which field"},
     },
 )
 async def retrieval(
