@@ -18,11 +18,14 @@ from web.runtime import Runtime
 from web.schemas import (
     AskRequest,
     AskResponse,
+    CollectionList,
+    Deleted,
     DocumentList,
     DocumentOut,
     EngineDownBody,
     ErrorBody,
     FeedbackRequest,
+    JobList,
     JobOut,
     SearchRequest,
     SearchResponse,
@@ -132,7 +135,7 @@ async def search(body: SearchRequest, principal: Principal = PRINCIPAL, rt: Runt
     )  # fmt: skip
 
 
-@router.get("/collections", responses=ERRORS)
+@router.get("/collections", response_model=CollectionList, responses=ERRORS)
 async def collections(principal: Principal = PRINCIPAL, rt: Runtime = RT) -> dict:
     """The collections this caller may search."""
     return {"collections": rt.library.collections(principal)}
@@ -208,7 +211,7 @@ async def document(doc_id: str, principal: Principal = PRINCIPAL, rt: Runtime = 
     return document_out(_document(rt, principal, doc_id))
 
 
-@router.delete("/documents/{doc_id}", responses=ERRORS)
+@router.delete("/documents/{doc_id}", response_model=Deleted, responses=ERRORS)
 async def delete_document(doc_id: str, principal: Principal = WRITER, rt: Runtime = RT) -> dict:
     """Remove a manual, its passages and its stored original."""
     doc = _document(rt, principal, doc_id)
@@ -217,7 +220,10 @@ async def delete_document(doc_id: str, principal: Principal = WRITER, rt: Runtim
 
 
 @router.post(
-    "/documents/{doc_id}/reindex", status_code=202, response_model=JobOut, responses=ERRORS
+    "/documents/{doc_id}/reindex",
+    status_code=202,
+    response_model=JobOut,
+    responses={**ERRORS, 409: {"model": ErrorBody, "description": "The original is not stored"}},
 )
 async def reindex_document(doc_id: str, principal: Principal = WRITER, rt: Runtime = RT):
     """Index the stored original again (after a settings or Folio upgrade)."""
@@ -225,7 +231,7 @@ async def reindex_document(doc_id: str, principal: Principal = WRITER, rt: Runti
     return JSONResponse(job_out(job), status_code=202)
 
 
-@router.get("/jobs", responses=ERRORS)
+@router.get("/jobs", response_model=JobList, responses=ERRORS)
 async def jobs(principal: Principal = PRINCIPAL, rt: Runtime = RT) -> dict:
     """Active jobs and those of the last day."""
     return {"jobs": [job_out(j) for j in rt.jobs.recent(principal.collections)]}
@@ -244,7 +250,12 @@ async def job(job_id: str, principal: Principal = PRINCIPAL, rt: Runtime = RT):
     return job_out(_job(rt, principal, job_id))
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut, responses=ERRORS)
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    response_model=JobOut,
+    responses={**ERRORS, 409: {"model": ErrorBody, "description": "Not retryable"}},
+)
 async def retry_job(job_id: str, principal: Principal = WRITER, rt: Runtime = RT):
     """Run an interrupted job again (its upload is kept until it finishes)."""
     job = _job(rt, principal, job_id)

@@ -22,7 +22,7 @@ from sse_starlette import EventSourceResponse
 from web.errors import error_body
 from web.routes.deps import api_principal, get_rt
 from web.runtime import Runtime
-from web.schemas import ChatCompletionRequest, ErrorBody, ModelList, ModelOut
+from web.schemas import ChatCompletion, ChatCompletionRequest, ErrorBody, ModelList, ModelOut
 from web.services import catalog, qa
 from web.services.auth import Principal
 
@@ -61,7 +61,12 @@ async def model(
 
 @router.post(
     "/chat/completions",
+    response_model=ChatCompletion,
     responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "JSON, or with stream=true chat.completion.chunk events, then [DONE].",
+        },
         401: {"model": ErrorBody},
         403: {"model": ErrorBody},
         404: {"model": ErrorBody, "description": "No such model for this caller"},
