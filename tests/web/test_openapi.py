@@ -49,3 +49,15 @@ def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(tmp_path:
     assert report.requests > 100
     assert report.server_errors == 0, "\n".join(report.lines())
     assert report.schema_violations == 0, "\n".join(report.lines())
+
+
+def test_a_body_that_is_not_json_is_a_400_saying_to_send_json(tmp_path: Path) -> None:
+    with TestClient(create_app(web_settings(tmp_path / "index"))) as client:
+        r = client.post(
+            "/api/v1/search",
+            content=b"\xd3ut\xa1\x81",
+            headers={"Content-Type": "application/json"},
+        )
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["type"] == "bad_request" and "send UTF-8 JSON" in error["message"]
