@@ -21,6 +21,7 @@ class _Folio(typer.Typer):
     def __call__(self, *args, **kwargs):
         from pydantic import ValidationError
 
+        from folio.departments import DepartmentsError
         from folio.embedding import ModelNotFound
         from folio.embedding_remote import EmbeddingServerError
         from folio.settings import config_error
@@ -28,8 +29,10 @@ class _Folio(typer.Typer):
 
         try:
             return super().__call__(*args, **kwargs)
-        except (EmbeddingServerError, ModelNotFound) as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+        except (EmbeddingServerError, ModelNotFound, DepartmentsError) as exc:
+            from rich.markup import escape
+
+            err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)  # one line, "[hr]" kept
             sys.exit(2)
         except ValidationError as exc:
             err.print(
@@ -358,11 +361,13 @@ def ask(
     import asyncio
     import threading
 
+    from folio.departments import load_departments
     from services.answer import Answerer
     from services.build import LLMConnection, connect_llm, open_reranker
     from services.qa import audit_answer, screen
     from services.terms import BlockedTerms
 
+    department = load_departments(state.settings.departments_file).for_scope(collection)
     settings = state.settings
     audit, actor = _audit(), _actor()
     terms = BlockedTerms(settings.blocked_terms_file)
@@ -389,7 +394,7 @@ def ask(
 
     async def run_ask():
         answer = None
-        async for ev in answerer.stream(question, collections=collection):
+        async for ev in answerer.stream(question, collections=collection, department=department):
             if as_json:
                 if ev.type == "done":
                     answer = ev.data

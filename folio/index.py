@@ -482,6 +482,17 @@ class Index:
             if doc in ready
         ]
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored (L2-normalised) vectors of these chunks: a passage that BM25 alone found
+        has no cosine from `dense`, and a client that wants one gets it from these."""
+        if not ids:
+            return {}
+        res = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {
+            cid: np.asarray(vec, dtype=np.float32)
+            for cid, vec in zip(res["ids"], res["embeddings"], strict=True)
+        }
+
     def bm25(
         self,
         query: str,

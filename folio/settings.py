@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     )
     reasoning_effort: str | None = Field(None, description="low | medium | high (gpt-oss).")
     system_prompt: str | None = Field(None, description="Operator preamble; contract is fixed.")
+    departments_file: Path | None = Field(
+        None,
+        description="TOML file: per collection, a model name on the LLM server and an extra "
+        "system instruction (folio/departments.py); unset = none.",
+    )
 
     # --- local engine (llama.cpp server through xllamacpp) -----------------------------------
     engine_model_path: Path | None = Field(

@@ -145,17 +145,19 @@ class LLMClient:
         *,
         stats: StreamStats | None = None,
         max_tokens: int | None = None,
+        model: str | None = None,
         **extra: Any,
     ) -> AsyncIterator[Delta]:
         """Yield content and reasoning deltas as the server produces them.
 
         Reasoning never ends up in content: each delta's text comes from exactly one field.
-        `extra` goes into the request body (e.g. `stop`, `seed`).
+        `model` names another model on the same server for this request (a department's LoRA
+        adapter); `extra` goes into the request body (e.g. `stop`, `seed`).
         """
         stats = stats if stats is not None else StreamStats()
         self.last_stats = stats
         body: dict[str, Any] = {
-            "model": self.model,
+            "model": model or self.model,
             "messages": messages,
             "stream": True,
             "stream_options": {"include_usage": True},
@@ -283,7 +285,7 @@ class _StreamOpener:
                 await response.aread()
             finally:
                 await response.aclose()
-            raise _status_error(response, client)
+            raise _status_error(response, client, self.body)
         self.response = response
         return response
 
@@ -349,7 +351,9 @@ def _split_inline(deltas: list[Delta], inline: InlineReasoning) -> Iterator[Delt
                 yield Delta(kind, text)
 
 
-def _status_error(response: httpx.Response, client: LLMClient) -> LLMError:
+def _status_error(
+    response: httpx.Response, client: LLMClient, request_body: dict[str, Any] | None = None
+) -> LLMError:
     status = response.status_code
     try:
         body: Any = response.json()
@@ -371,9 +375,11 @@ def _status_error(response: httpx.Response, client: LLMClient) -> LLMError:
             f"The LLM server refused the API key ({status}). Check FOLIO_LLM_API_KEY.", status
         )
     if status == 404:
+        model = (request_body or {}).get("model", client.model)
+        setting = "FOLIO_LLM_MODEL" if model == client.model else "FOLIO_DEPARTMENTS_FILE"
         return EngineError(
-            f"The LLM server has no model {client.model!r} or no chat endpoint at "
-            f"{client.base_url} (404: {_message(body)}). Check FOLIO_LLM_MODEL and "
+            f"The LLM server has no model {model!r} or no chat endpoint at "
+            f"{client.base_url} (404: {_message(body)}). Check {setting} and "
             "FOLIO_LLM_BASE_URL (it usually ends in /v1).",
             status,
         )

@@ -74,8 +74,14 @@ def trim(text: str, max_chars: int) -> str:
     return (text[:end] if end > max_chars // 2 else text[:max_chars]).rstrip() + " …"
 
 
-def system_message(preamble: str | None = None) -> str:
-    return f"{(preamble or DEFAULT_PREAMBLE).strip()}\n\n{CONTRACT}"
+def system_message(preamble: str | None = None, instruction: str | None = None) -> str:
+    """Preamble, then a department's instruction (folio/departments.py), then the contract:
+    the contract comes last so that, where an instruction contradicts it, the rule read last
+    is the contract's."""
+    head = (preamble or DEFAULT_PREAMBLE).strip()
+    if instruction and instruction.strip():
+        head = f"{head}\n\n{instruction.strip()}"
+    return f"{head}\n\n{CONTRACT}"
 
 
 # Said again after the passages: a small model follows what it read last, and an injected
@@ -105,9 +111,10 @@ def build_prompt(
     max_passages: int = 5,
     passage_chars: int = 1200,
     preamble: str | None = None,
+    instruction: str | None = None,
 ) -> Prompt:
     """Pack the best passages that fit the context window minus the answer budget."""
-    system = system_message(preamble)
+    system = system_message(preamble, instruction)
     language = LANGUAGE_NAMES[detect_language(question)]
     tail = (
         f"\n\n{REMINDER}\n\nQuestion: {question.strip()}\n"

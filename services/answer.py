@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from folio.departments import Department
 from folio.embedding import Embedder
 from folio.index import Index
 from folio.settings import Settings
@@ -66,7 +67,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] | None = None
     relevance: dict[str, float] = field(default_factory=dict)
-    model: str | None = None  # the model that wrote it (None: no LLM was asked)
+    model: str | None = None  # the model on the LLM server that wrote it (None: no LLM)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -138,12 +139,16 @@ class Answerer:
         history: Sequence[dict] | None = None,
         collections: Sequence[str] | None = None,
         doc_ids: Sequence[str] | None = None,
+        department: Department | None = None,
     ) -> AsyncIterator[Event]:
+        """`department`: its model (if set) writes the answer, its instruction joins the system
+        prompt; the caller decides which one applies (`Departments.for_scope`)."""
         t0 = time.perf_counter()
         answer = Answer(question=question)
+        model = department.model if department is not None else None
         query = question
         if history:
-            query = await self._condense(history, question)
+            query = await self._condense(history, question, model)
         answer.search_query = query
         hits = await asyncio.to_thread(
             self.retrieve, query, collections=collections, doc_ids=doc_ids
@@ -177,8 +182,10 @@ class Answerer:
             max_passages=max_passages,
             passage_chars=passage_chars,
             preamble=s.system_prompt,
+            instruction=department.instruction if department is not None else None,
         )
         answer.passages = prompt.passages
+        answer.model = model or self.llm.model
         content: list[str] = []
         reasoning: list[str] = []
         from generation.client import StreamStats
@@ -187,7 +194,7 @@ class Answerer:
         verified = VerifiedStream([p.body for p in prompt.passages])
         t_llm = time.perf_counter()
         try:
-            async for delta in self.llm.stream(prompt.messages, stats=stats):
+            async for delta in self.llm.stream(prompt.messages, stats=stats, model=model):
                 if delta.kind == "content":
                     content.append(delta.text)
                     if piece := verified.feed(delta.text):
@@ -204,7 +211,6 @@ class Answerer:
             answer.error_type = type(exc).__name__
         if stats.first_token_s is not None:
             answer.timings["first_token_ms"] = stats.first_token_s * 1000 + (t_llm - t0) * 1000
-        answer.model = getattr(self.llm, "model", None)
         if stats.usage:
             answer.usage = {
                 "prompt_tokens": stats.usage.prompt_tokens,
@@ -227,12 +233,14 @@ class Answerer:
         assert answer is not None
         return answer
 
-    async def _condense(self, history: Sequence[dict], question: str) -> str:
+    async def _condense(
+        self, history: Sequence[dict], question: str, model: str | None = None
+    ) -> str:
         if self.llm is None:
             return fallback_condense(history, question)
         try:
             text, _, _ = await self.llm.complete(
-                condense_messages(history, question), max_tokens=64
+                condense_messages(history, question), max_tokens=64, model=model
             )
         except LLMError:
             return fallback_condense(history, question)

@@ -187,8 +187,9 @@ async def answer_events(
     masker = rt.terms.masker() if rt.terms is not None else None
     try:
         async for event in answerer.stream(
-            question, history=list(history or []), collections=colls, doc_ids=doc_ids
-        ):
+            question, history=list(history or []), collections=colls, doc_ids=doc_ids,
+            department=rt.departments.for_scope(colls),
+        ):  # fmt: skip
             if event.type == "done":
                 answer = event.data
                 if masker is not None:
@@ -306,6 +307,7 @@ def answer_body(
         "timings": {k: round(v, 1) for k, v in answer.timings.items()},
         "usage": answer.usage,
         "relevance": answer.relevance,
+        "model": answer.model,
         "passages": [passage_out(passage_dict(p), i) for i, p in enumerate(answer.passages, 1)],
     }
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from folio.departments import NONE, Departments, load_departments
 from folio.embedding import open_embedder
 from folio.settings import Settings
 from services.audit import Action, AuditLog
@@ -65,11 +66,13 @@ class Runtime:
     last_answer: dict[str, dict] = field(default_factory=dict)  # per principal name
     pending_asks: int = 0
     executor: ThreadPoolExecutor | None = None
+    departments: Departments = NONE
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         settings = server_settings(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        departments = load_departments(settings.departments_file)  # a bad file stops start-up
         embedder = BatchingEmbedder(open_embedder(settings))
         pool = IndexPool(index_factory(settings, embedder))
         pool.get()  # refuse a mismatched index now, and open Chroma before any thread races
@@ -94,6 +97,7 @@ class Runtime:
             audit=audit,
             quotas=Quotas.from_settings(settings),
             terms=BlockedTerms(settings.blocked_terms_file),
+            departments=departments,
         )
 
         metrics.gauge("folio_documents", "Searchable documents", lambda: rt.stats()["docs"])

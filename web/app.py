@@ -17,7 +17,8 @@ from services.runtime import Runtime
 from web.errors import install_error_handlers
 from web.i18n import LanguageCookieMiddleware
 from web.limits import BodyCaps, BodyLimitMiddleware
-from web.routes import api, openai, pages, system
+from web.openapi import install_openapi
+from web.routes import api, dify, openai, pages, system
 from web.routes.deps import LoginRequired
 from web.security import SecurityMiddleware
 
@@ -47,13 +48,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.rt = rt
     install_error_handlers(app, pages.render_error)
+    install_openapi(app)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={exc.next_url}", 303)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (pages.router, api.router, openai.router, system.router):
+    for router in (pages.router, api.router, dify.router, openai.router, system.router):
         app.include_router(router)
     # Outermost last: metrics see every answer, the Host and cross-site checks run before any
     # byte of a body is read, and the body cap before anything (auth included) reads one.

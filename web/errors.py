@@ -56,6 +56,11 @@ def install_error_handlers(app: FastAPI, render_error) -> None:
             message = f"nothing at {request.url.path}; the API is described at /docs"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        elif exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            message = (
+                "the request body could not be parsed: send UTF-8 JSON with Content-Type: "
+                "application/json (uploads: multipart/form-data); see /docs"
+            )
         else:
             message = str(exc.detail)
         return respond(

@@ -128,6 +128,9 @@ class AskResponse(BaseModel):
     relevance: dict[str, float] = Field(
         default_factory=dict, description="Signals behind the answerable/refused decision."
     )
+    model: str | None = Field(
+        None, description="The model on the LLM server that wrote the answer (null: none did)."
+    )
     passages: list[PassageOut]
 
 
@@ -243,3 +246,62 @@ class ChatCompletionRequest(BaseModel):
                 "send only the last few turns"
             )
         return self
+
+
+class ModelOut(BaseModel):
+    """An OpenAI model object: `folio`, or `folio-<collection>` for one collection."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "folio"
+    description: str = Field(description="What the model searches.")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+class CollectionList(BaseModel):
+    collections: list[str]
+
+
+class Deleted(BaseModel):
+    deleted: str = Field(description="The document's id.")
+    file: str
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
+class CompletionMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str = Field(description="The answer, then a 'Sources:' list of its citations.")
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    message: CompletionMessage
+    finish_reason: str
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    """The OpenAI chat completion, plus Folio's `citations` and `folio` (answer id, mode,
+    refused, notice, timings, the LLM model that wrote it)."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str = Field(description="The model asked for: folio or folio-<collection>.")
+    choices: list[CompletionChoice]
+    usage: CompletionUsage
+    citations: list[CitationOut]
+    folio: dict[str, Any]

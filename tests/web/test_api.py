@@ -424,9 +424,11 @@ def test_restart_marks_running_jobs_interrupted(tmp_path: Path) -> None:
 # --- OpenAI-compatible ---------------------------------------------------------------------------
 
 
-def test_models(client: TestClient) -> None:
+def test_models_are_folio_and_one_per_collection(client: TestClient) -> None:
     body = client.get("/v1/models").json()
-    assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["folio"]
+    collections = client.get("/api/v1/collections").json()["collections"]
+    assert collections and body["object"] == "list"
+    assert [m["id"] for m in body["data"]] == ["folio", *(f"folio-{c}" for c in collections)]
 
 
 def test_chat_completions_shape(client: TestClient) -> None:

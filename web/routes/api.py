@@ -22,11 +22,14 @@ from web.routes.deps import api_principal, get_rt, writer
 from web.schemas import (
     AskRequest,
     AskResponse,
+    CollectionList,
+    Deleted,
     DocumentList,
     DocumentOut,
     EngineDownBody,
     ErrorBody,
     FeedbackRequest,
+    JobList,
     JobOut,
     SearchRequest,
     SearchResponse,
@@ -133,7 +136,7 @@ async def search(body: SearchRequest, principal: Principal = PRINCIPAL, rt: Runt
     )  # fmt: skip
 
 
-@router.get("/collections", responses=ERRORS)
+@router.get("/collections", response_model=CollectionList, responses=ERRORS)
 async def collections(principal: Principal = PRINCIPAL, rt: Runtime = RT) -> dict:
     """The collections this caller may search."""
     return {"collections": rt.library.collections(principal)}
@@ -209,7 +212,7 @@ async def document(doc_id: str, principal: Principal = PRINCIPAL, rt: Runtime = 
     return document_out(_document(rt, principal, doc_id))
 
 
-@router.delete("/documents/{doc_id}", responses=ERRORS)
+@router.delete("/documents/{doc_id}", response_model=Deleted, responses=ERRORS)
 async def delete_document(doc_id: str, principal: Principal = WRITER, rt: Runtime = RT) -> dict:
     """Remove a manual, its passages and its stored original."""
     doc = _document(rt, principal, doc_id)
@@ -218,7 +221,10 @@ async def delete_document(doc_id: str, principal: Principal = WRITER, rt: Runtim
 
 
 @router.post(
-    "/documents/{doc_id}/reindex", status_code=202, response_model=JobOut, responses=ERRORS
+    "/documents/{doc_id}/reindex",
+    status_code=202,
+    response_model=JobOut,
+    responses={**ERRORS, 409: {"model": ErrorBody, "description": "The original is not stored"}},
 )
 async def reindex_document(doc_id: str, principal: Principal = WRITER, rt: Runtime = RT):
     """Index the stored original again (after a settings or Folio upgrade)."""
@@ -226,7 +232,7 @@ async def reindex_document(doc_id: str, principal: Principal = WRITER, rt: Runti
     return JSONResponse(job_out(job), status_code=202)
 
 
-@router.get("/jobs", responses=ERRORS)
+@router.get("/jobs", response_model=JobList, responses=ERRORS)
 async def jobs(principal: Principal = PRINCIPAL, rt: Runtime = RT) -> dict:
     """Active jobs and those of the last day."""
     return {"jobs": [job_out(j) for j in rt.jobs.recent(principal.collections)]}
@@ -245,7 +251,12 @@ async def job(job_id: str, principal: Principal = PRINCIPAL, rt: Runtime = RT):
     return job_out(_job(rt, principal, job_id))
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut, responses=ERRORS)
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    response_model=JobOut,
+    responses={**ERRORS, 409: {"model": ErrorBody, "description": "Not retryable"}},
+)
 async def retry_job(job_id: str, principal: Principal = WRITER, rt: Runtime = RT):
     """Run an interrupted job again (its upload is kept until it finishes)."""
     job = _job(rt, principal, job_id)
@@ -254,7 +265,7 @@ async def retry_job(job_id: str, principal: Principal = WRITER, rt: Runtime = RT
     return JSONResponse(job_out(rt.jobs.retry(job)), status_code=202)
 
 
-@router.post("/feedback", status_code=204, responses=ERRORS)
+@router.post("/feedback", status_code=204, responses={**ERRORS, 404: {"model": ErrorBody}})
 async def feedback(body: FeedbackRequest, principal: Principal = PRINCIPAL, rt: Runtime = RT):
     """Thumbs up or down for an answer (its id comes with the answer)."""
     qa.save_feedback(rt, principal, body.answer_id, body.rating, body.comment)
