@@ -233,11 +233,13 @@ def rm(
     if len({m.id for m in matches}) > 1 and not all(m.name == doc for m in matches):
         err.print(f"[red]error:[/] {doc!r} is ambiguous: " + ", ".join(m.id for m in matches))
         raise typer.Exit(1)
+    from folio.leftovers import drop_originals
     from folio.lock import writer
 
     with writer(state.settings.data_dir, on_wait=_say_waiting):
         for m in matches:
             index.delete(m.id)
+            drop_originals(index.db, state.settings.files_dir, [m.stored_file])
             out.print(f"removed {m.name} ({m.id[:8]}, {m.collection})")
 
 

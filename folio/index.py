@@ -386,15 +386,16 @@ class Index:
                     (cur.lastrowid, *analysed),
                 )
 
-    def finish(self, doc: DocRecord, *, pages: int | None, empty_pages: int, chunks: int) -> None:
-        """Make the version visible and retire older versions of the same file, atomically."""
-        old = [
-            r["id"]
-            for r in self.db.execute(
-                "SELECT id FROM documents WHERE collection=? AND name=? AND id != ?",
-                (doc.collection, doc.name, doc.id),
-            )
-        ]
+    def finish(
+        self, doc: DocRecord, *, pages: int | None, empty_pages: int, chunks: int
+    ) -> list[str]:
+        """Make the version visible and retire older versions of the same file, atomically.
+        Returns the retired versions' stored originals (the caller decides about the files)."""
+        rows = self.db.execute(
+            "SELECT id, stored_file FROM documents WHERE collection=? AND name=? AND id != ?",
+            (doc.collection, doc.name, doc.id),
+        ).fetchall()
+        old = [r["id"] for r in rows]
         with self._tx():
             self.db.execute(
                 "UPDATE documents SET status='ready', error=NULL, pages=?, empty_pages=?,"
@@ -405,6 +406,7 @@ class Index:
                 self._delete_rows(old_id)
         doc.status, doc.pages, doc.empty_pages, doc.chunks = "ready", pages, empty_pages, chunks
         self.purge_vectors()
+        return [r["stored_file"] for r in rows if r["stored_file"]]
 
     def fail(self, doc: DocRecord, error: str) -> None:
         """Record why a file failed; an earlier good version of it stays searchable."""

@@ -189,9 +189,20 @@ class JobOut(BaseModel):
     url: str
 
 
+class RejectedFile(BaseModel):
+    file: str
+    type: str = Field(description="empty_file | unsupported_media_type")
+    message: str = Field(description="Why the file is not indexed, naming it.")
+
+
 class UploadResponse(BaseModel):
     job_id: str = Field(description="The first (often only) job.")
     jobs: list[JobOut]
+    rejected: list[RejectedFile] = Field(
+        default_factory=list,
+        description="Files of this upload that are not indexed, each with the reason; the "
+        "others were accepted. An upload with no good file is refused as a whole (400/415).",
+    )
 
 
 class FeedbackRequest(BaseModel):

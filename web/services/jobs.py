@@ -19,6 +19,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from folio.leftovers import remove_stale_folders
 from folio.lock import writer
 from folio.settings import Settings
 from web.metrics import Metrics
@@ -108,6 +109,7 @@ class JobService:
 
     def start(self) -> None:
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_folders(self.settings.data_dir)  # what a killed server left behind
         with self.store.tx() as db:
             db.execute(
                 "UPDATE jobs SET status='interrupted', phase='', finished_at=?, error=? "

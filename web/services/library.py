@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from folio.index import DocRecord, Index
+from folio.leftovers import drop_originals
 from folio.lock import writer
 from folio.settings import Settings
 from folio.types import Chunk, locator
@@ -114,13 +115,7 @@ class Library:
         index = self.pool.get()
         with self._write_lock, writer(self.settings.data_dir):
             index.delete(doc.id)
-            if doc.stored_file:
-                row = index.db.execute(
-                    "SELECT COUNT(*) FROM documents WHERE stored_file=?", (doc.stored_file,)
-                ).fetchone()
-                stored = Path(doc.stored_file)
-                if row[0] == 0 and self._inside_files_dir(stored):
-                    stored.unlink(missing_ok=True)
+            drop_originals(index.db, self.settings.files_dir, [doc.stored_file])
 
     def original(self, doc: DocRecord) -> Path | None:
         """The stored original, only if it really lies in files_dir."""
