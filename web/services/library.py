@@ -17,6 +17,7 @@ from folio.index import DocRecord, Index
 from folio.leftovers import drop_originals
 from folio.lock import writer
 from folio.settings import Settings
+from folio.text import instruction_like
 from folio.types import Chunk, locator
 from ingest.formats import served_types
 from retrieval.search import expanded_text, neighbour_keys
@@ -81,6 +82,11 @@ class PassageView:
     @property
     def locator(self) -> str:
         return locator(self.chunk, no_page="")
+
+    @property
+    def instruction_like(self) -> bool:
+        """The shown text (the chunk and its neighbours) holds text addressed to an assistant."""
+        return self.chunk.instruction_like or instruction_like(self.text)
 
 
 class Library:
