@@ -355,7 +355,8 @@ def ask(
 ) -> None:
     """Answer from the manuals: streamed, with [n] citations to manual and page.
 
-    Exit 0 with an answer or a refusal; 3 when the engine failed and only passages are shown.
+    Exit 0 with an answer or a refusal; 3 when the engine failed and only passages are shown;
+    4 when no sentence of the answer is supported by a passage it cites (shown after a notice).
     """
     _use(data_dir)
     import asyncio
@@ -428,7 +429,7 @@ def ask(
     audit_answer(audit, actor, answer, collection)
     if as_json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False, default=str))
-        raise typer.Exit(3 if answer.error else 0)
+        raise typer.Exit(3 if answer.error else 4 if answer.mode == "unsupported" else 0)
     out.print()
     if answer.mode == "no-evidence":
         out.print(f"[bold]{answer.text}[/] [dim](no passage is relevant enough)[/]")
@@ -450,6 +451,8 @@ def ask(
     )
     if answer.error:
         raise typer.Exit(3)
+    if answer.mode == "unsupported":  # the text starts with the notice (generation/grounded.py)
+        raise typer.Exit(4)
 
 
 @app.command()

@@ -12,15 +12,12 @@ folders are removed.
 from __future__ import annotations
 
 import shutil
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from folio.index import Index
-
-STALE_S = 3600.0  # a spool or upload folder untouched for an hour belongs to no live ingest
+from folio.leftovers import stale_folders
 
 
 @dataclass
@@ -124,8 +121,8 @@ def check(
             if stored and not Path(stored).exists():
                 report.add("missing_file", f"{name}: original {stored} is gone")
 
-    # stale spool and upload folders
-    stale = _stale_folders(index.settings.data_dir, spool_root or Path(tempfile.gettempdir()))
+    # spool and upload folders of processes that are gone (folio.leftovers)
+    stale = stale_folders(index.settings.data_dir, spool_root)
     if stale:
         p = report.add("stale_folder", ", ".join(str(s) for s in stale))
         if repair:
@@ -166,11 +163,3 @@ def _stray_vectors(index: Index, ready: set[str]) -> list[str]:
         ids = col.get(include=[], limit=5000, offset=offset)["ids"]
         stray += [cid for cid in ids if chunk_doc_id(cid) not in ready]
     return stray
-
-
-def _stale_folders(data_dir: Path, spool_root: Path) -> list[Path]:
-    now = time.time()
-    candidates = list(spool_root.glob("folio-spool-*")) + list(
-        (data_dir / "uploads").glob("incoming-*")
-    )
-    return [c for c in candidates if c.is_dir() and now - c.stat().st_mtime > STALE_S]

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     max_pages: int = Field(5000, ge=1)
     parse_timeout_s: float = Field(300.0, gt=0, description="Per-file extraction time limit.")
     max_unzipped_mb: float = Field(500.0, gt=0, description="DOCX zip-bomb guard.")
+    parse_memory_mb: int = Field(
+        4096, ge=256, description="Address-space cap of the parser worker process."
+    )
     ocr: bool = Field(
         True,
         description="Read scanned pages (PDF pages without a text layer, PNG/JPEG/TIFF files) "

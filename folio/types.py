@@ -64,6 +64,9 @@ class Chunk:
     char_end: int
     tokens: int = 0
     ocr: bool = False  # from a page read with OCR: its text may hold misread characters
+    # reads like instructions to an AI assistant (`folio.text.instruction_like`), flagged at
+    # ingest: a prompt injection, or text the UI marks and the citation check does not trust
+    instruction_like: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,16 @@ class Passage:
     collection: str
     score: float
     text: str = ""  # possibly expanded with neighbouring chunks; chunk.text when empty
+    neighbour_instruction_like: bool = False  # a neighbour joined into `text` is flagged
 
     @property
     def body(self) -> str:
         return self.text or self.chunk.text
+
+    @property
+    def instruction_like(self) -> bool:
+        """Some of the passage's text reads like instructions to an assistant."""
+        return self.chunk.instruction_like or self.neighbour_instruction_like
 
     @property
     def page(self) -> int | None:

@@ -56,6 +56,14 @@ class VerifiedStream:
         self._fixed = ""  # repaired text of the finished sentences that are settled
         self._next = 0  # the first finished sentence not in _fixed yet
         self._refused: bool | None = None
+        # a finished sentence is cited and supported (if the answer is no refusal): the answer
+        # has grounded content (`generation.grounded`)
+        self.grounded = False
+
+    @property
+    def refused(self) -> bool | None:
+        """Whether the answer is a refusal, once the text decides it (None until then)."""
+        return self._refused
 
     def feed(self, delta: str) -> str:
         """The checked text that `delta` lets through (often "", while a marker is open)."""
@@ -89,6 +97,8 @@ class VerifiedStream:
         if key not in self._parts:
             sc, text = check_sentence(self._sentences[i][1], self.passages, refused=refused)
             self._parts[key] = (bool(sc.added), text)
+            if not refused and sc.supported and (sc.cited or sc.added):
+                self.grounded = True
         return self._parts[key]
 
     def _settled_part(self, i: int) -> str | None:

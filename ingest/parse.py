@@ -65,17 +65,52 @@ def parse_file(
     try:
         fmt = by_kind(sniff(resolved))
         document = fmt.load_parser()(resolved, options)
-    except IngestError:
+    except IngestError as exc:
+        if out_of_memory(exc.__cause__):  # e.g. "corrupt DOCX: XMLSyntaxError: unknown error"
+            raise IngestError(memory_reason()) from exc
         raise
-    except MemoryError as exc:
-        raise IngestError("could not parse: out of memory") from exc
     except Exception as exc:  # noqa: BLE001 - any parser failure becomes a reason, not a crash
+        if out_of_memory(exc):
+            raise IngestError(memory_reason()) from exc
         raise IngestError(f"could not parse: {type(exc).__name__}: {exc}"[:300]) from exc
     if document.page_count is not None and document.page_count > max_pages:
         raise IngestError(f"too many pages ({document.page_count} > {max_pages})")
     if not any(page.text.strip() for page in document.pages):
         raise IngestError("no text found in the file")
     return document
+
+
+def out_of_memory(exc: BaseException | None) -> bool:
+    """True when a parser failed because an allocation failed. Under the worker's address-space
+    cap libxml2 does not raise MemoryError: lxml raises `XMLSyntaxError('unknown error')` (or
+    `XPathEvalError`) and records ERR_NO_MEMORY in the exception's error log, which is the only
+    trace of the cause; the message alone read "XPathEvalError: unknown error"."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, MemoryError):
+            return True
+        log = getattr(exc, "error_log", None)
+        if log is not None and any(
+            getattr(e, "type_name", "") == "ERR_NO_MEMORY" for e in log
+        ):  # fmt: skip
+            return True
+        if "memory allocation failed" in str(exc).lower():
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def memory_reason() -> str:
+    """The refusal for a parse that ran out of memory, naming the cap when there is one."""
+    try:
+        import resource
+
+        cap, unlimited = resource.getrlimit(resource.RLIMIT_AS)[0], resource.RLIM_INFINITY
+    except (ImportError, ValueError, OSError):
+        cap, unlimited = -1, -1
+    if cap in (-1, unlimited):
+        return "too large to parse within the memory limit (the parser ran out of memory)"
+    return f"too large to parse within the memory limit ({cap >> 20} MB, FOLIO_PARSE_MEMORY_MB)"
 
 
 # --- the parsers of the format registry (`ingest.formats`), one signature for all -------------

@@ -12,10 +12,11 @@ compounds the document writes inside lines, to keep their hyphen at line ends; t
 cleans).
 
 Pages without a text layer (scans) are read with OCR when the caller passes an engine
-(`ingest.ocr`): after the first pass, each page that holds no text of its own is rendered at
-`RENDER_DPI` and read; its edge lines then join the running-line vote, so a scan's printed
-header and page number are removed like a text PDF's. Without an engine a PDF of scans is
-refused ("needs OCR").
+(`ingest.ocr`): after the first pass, each page that holds nothing in its text layer, or only
+running lines over an image, is rendered at `RENDER_DPI` and read; its edge lines then join the
+running-line vote, so a scan's printed header and page number are removed like a text PDF's.
+Without an engine a PDF of scans is refused ("needs OCR"). A page holding one short line is
+text, not a scan: when the repeated lines are all the text a PDF has, they are its content.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ingest.errors import IngestError
 from ingest.formats import OcrProgress
 from ingest.ocr import MAX_SIDE, RENDER_DPI, Ocr
 
+NO_PAGES = "the PDF has no pages"
 SCANNED_SHARE = 0.9  # this share of pages without text means the PDF needs OCR
 _TITLE_PAGES = 5  # pages searched for a first line when the metadata has no title
 
@@ -112,9 +114,9 @@ def iter_clean_pdf_pages(
             edges.append(page_edges)
             only_edges.append(not _has_middle(text))
             compounds |= clean.hyphen_compounds(text)
-        running = clean.running_lines(edges)
+        running = _running(doc, edges, only_edges)
         if ocr is not None:
-            textless = _empty(edges, only_edges, running)
+            textless = _scanned(doc, edges, only_edges, running)
             for n, index in enumerate(textless, start=1):
                 if progress is not None:
                     progress(n, len(textless))
@@ -125,15 +127,16 @@ def iter_clean_pdf_pages(
                     only_edges[index] = not _has_middle(text)
                     compounds |= clean.hyphen_compounds(text)
             if ocr_text:  # the scanned pages' printed headers and footers join the vote
-                running = clean.running_lines(edges)
+                running = _running(doc, edges, only_edges)
                 _title_from_ocr(info, ocr_text)
         info.empty_pages = len(_empty(edges, only_edges, running))
         info.ocr_pages = len(ocr_text)
+        scanned = len(_scanned(doc, edges, only_edges, running))
     except BaseException:
         doc.close()
         raise
     del edges, only_edges
-    _check_text_layer(info, doc, ocr_tried=ocr is not None)
+    _check_text_layer(info, doc, scanned, ocr_tried=ocr is not None)
     return info, _clean_pages(doc, info, structure, running, compounds, ocr_text)
 
 
@@ -164,6 +167,39 @@ def _empty(edges: list[list[str]], only_edges: list[bool], running: set[str]) ->
         for index, (page_edges, whole) in enumerate(zip(edges, only_edges, strict=True))
         if whole and all(clean.line_key(line) in running for line in page_edges)
     ]
+
+
+def _running(doc: pdfium.PdfDocument, edges: list[list[str]], only_edges: list[bool]) -> set[str]:
+    """The running lines, unless they are all the text there is: a PDF of one short line a page
+    ("Step 3", "Hello") repeats a line at every edge, and removing it would leave nothing of a
+    document that has text on every page. Pages that also hold an image (a scan under a typed
+    footer) do not count against the running lines: their text is still to be read."""
+    running = clean.running_lines(edges)
+    empty = _empty(edges, only_edges, running)
+    if len(empty) == len(edges) and any(
+        edges[i] and not _has_image(doc, i) for i in empty
+    ):  # fmt: skip
+        return set()
+    return running
+
+
+def _scanned(
+    doc: pdfium.PdfDocument, edges: list[list[str]], only_edges: list[bool], running: set[str]
+) -> list[int]:
+    """Pages that need OCR: nothing in the text layer at all, or only running lines over an
+    image. A page holding one short line of its own is text, however short."""
+    return [i for i in _empty(edges, only_edges, running) if not edges[i] or _has_image(doc, i)]
+
+
+def _has_image(doc: pdfium.PdfDocument, index: int) -> bool:
+    try:
+        page = doc[index]
+    except pdfium.PdfiumError:
+        return False
+    try:
+        return next(page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)), None) is not None
+    finally:
+        page.close()
 
 
 def _raw_pages(doc: pdfium.PdfDocument, info: PdfInfo, structure: _Structure) -> Iterator[Page]:
@@ -214,7 +250,11 @@ def _has_middle(text: str) -> bool:
     return filled > 2 * clean.EDGE_DEPTH
 
 
-def _check_text_layer(info: PdfInfo, doc: pdfium.PdfDocument, *, ocr_tried: bool) -> None:
+def _check_text_layer(
+    info: PdfInfo, doc: pdfium.PdfDocument, scanned: int, *, ocr_tried: bool
+) -> None:
+    """Refuse a scan (`scanned`: pages with no text at all, or only running lines over an
+    image); warn when many pages hold no text of their own."""
     empty, total = info.empty_pages or 0, info.page_count
     if ocr_tried:
         if empty >= total:
@@ -226,10 +266,10 @@ def _check_text_layer(info: PdfInfo, doc: pdfium.PdfDocument, *, ocr_tried: bool
         if empty * 10 > total:
             info.warnings.append(f"{empty} of {total} pages have no text, even with OCR")
         return
-    if empty >= SCANNED_SHARE * total:
+    if scanned >= SCANNED_SHARE * total:
         doc.close()
         raise IngestError(
-            f"scanned / no text layer — needs OCR ({empty} of {total} pages have no text)"
+            f"scanned / no text layer — needs OCR ({scanned} of {total} pages have no text)"
         )
     if empty * 10 > total:
         info.warnings.append(f"{empty} of {total} pages have no text (scanned pages need OCR)")
@@ -262,6 +302,8 @@ def _open(path: Path, max_pages: int) -> tuple[pdfium.PdfDocument, PdfInfo, _Str
     try:
         doc = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
+        if _has_no_pages(path):  # PDFium refuses these with a stale code ("Success")
+            raise IngestError(NO_PAGES) from exc
         reason = _LOAD_ERRORS.get(exc.err_code, str(exc))
         if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
             raise IngestError(reason) from exc
@@ -269,7 +311,7 @@ def _open(path: Path, max_pages: int) -> tuple[pdfium.PdfDocument, PdfInfo, _Str
     try:
         page_count = len(doc)
         if page_count == 0:
-            raise IngestError("corrupt PDF: no pages")
+            raise IngestError(NO_PAGES)
         if page_count > max_pages:
             raise IngestError(f"too many pages ({page_count} > {max_pages})")
         warnings: list[str] = []
@@ -287,6 +329,16 @@ def _open(path: Path, max_pages: int) -> tuple[pdfium.PdfDocument, PdfInfo, _Str
         doc.close()
         raise
     return doc, info, structure
+
+
+def _has_no_pages(path: Path) -> bool:
+    """True when pypdf reads the file as a PDF whose page tree is empty. PDFium does not load
+    such a file and leaves its last error as it was: "Success", or the previous file's
+    error (an encrypted PDF's "password required"), so its code cannot say why."""
+    try:
+        return len(PdfReader(str(path)).pages) == 0
+    except Exception:  # noqa: BLE001 - unreadable for pypdf too: PDFium's reason stands
+        return False
 
 
 def _read_structure(

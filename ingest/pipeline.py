@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from folio.embedding import Embedder
 from folio.index import DocRecord, Index, doc_id_for, stored_file_path
+from folio.leftovers import SPOOL_PREFIX, claim, drop_originals, remove_stale_folders
 from folio.settings import Settings
 from folio.types import Chunk, Page
 from ingest.chunk import chunk_pages, embedding_text
@@ -225,12 +226,13 @@ class Extractor:
             "max_unzipped_bytes": int(settings.max_unzipped_mb * 1024 * 1024),
             "ocr": settings.ocr,
         }
-        self.tmp = Path(tempfile.mkdtemp(prefix="folio-spool-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX))
+        claim(self.tmp)  # a kill -9 leaves it behind; the next start removes it
         self.pool = ProcessPool(
             max_workers=1,
             context=multiprocessing.get_context("spawn"),
             initializer=_limit_memory,
-            initargs=(4 * 1024**3,),
+            initargs=(settings.parse_memory_mb << 20,),
         )
 
     def submit(self, path: Path, key: str):
@@ -274,7 +276,10 @@ class Extractor:
                 f"the parser crashed or ran out of memory (exit code {exc.exitcode})"
             ) from exc
         except MemoryError as exc:
-            raise IngestError("the parser ran out of memory (limit 4 GiB)") from exc
+            raise IngestError(
+                "too large to parse within the memory limit "
+                f"({self.settings.parse_memory_mb} MB, FOLIO_PARSE_MEMORY_MB)"
+            ) from exc
         except Exception as exc:  # a parser bug must not end the batch
             raise IngestError(f"could not parse: {type(exc).__name__}: {exc}") from exc
 
@@ -333,6 +338,9 @@ def _ingest_locked(
     recovered = index.recover()
     if recovered:
         log.info("cleared interrupted ingests", extra={"doc_ids": recovered})
+    removed = remove_stale_folders(settings.data_dir)
+    if removed:
+        log.info("removed working folders of dead processes", extra={"folders": removed})
     extractor: Extractor | None = None
     try:
         for path, error, skipped in found:
@@ -435,9 +443,10 @@ def _ingest_one(
             raise IngestError("no text to index (the file has no extractable text)")
         t = time.perf_counter()
         _store_original(path, stored)
-        index.finish(
+        retired = index.finish(
             doc, pages=meta["page_count"], empty_pages=meta["empty_pages"], chunks=n_chunks
         )
+        drop_originals(index.db, settings.files_dir, retired)  # the replaced version's file
         timings["write"] += time.perf_counter() - t
     except IngestError as exc:
         index.fail(doc, exc.reason)

@@ -263,4 +263,12 @@ def _expand(p: Passage, near: dict[tuple[str, int], Chunk]) -> Passage:
     text = expanded_text(p.chunk, near)
     if text == p.chunk.text:
         return p
-    return Passage(p.chunk, p.doc_name, p.title, p.collection, p.score, text=text)
+    flagged = any(
+        n.instruction_like and n.page_start == p.chunk.page_start
+        for n in (near.get(k) for k in neighbour_keys(p.chunk))
+        if n is not None
+    )
+    return Passage(
+        p.chunk, p.doc_name, p.title, p.collection, p.score, text=text,
+        neighbour_instruction_like=flagged,
+    )  # fmt: skip

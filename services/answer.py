@@ -25,6 +25,7 @@ from folio.settings import Settings
 from folio.types import Passage
 from generation.citations import check
 from generation.client import LLMClient, LLMError
+from generation.grounded import GroundedGate, evidence, mark_unsupported
 from generation.verified import VerifiedStream
 from retrieval.answerable import answerable, model_for
 from retrieval.prompt import build_prompt, condense_messages, fallback_condense, refusal
@@ -48,6 +49,7 @@ class Citation:
     supported: bool = True
     added_by_folio: bool = False
     ocr: bool = False  # the passage was read with OCR from a scanned page
+    instruction_like: bool = False  # the passage holds text addressed to an AI assistant
 
 
 @dataclass
@@ -57,7 +59,9 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     refused: bool = False
-    mode: str = "llm"  # llm | retrieval-only | no-evidence
+    # llm | unsupported (nothing in it supported: generation.grounded) | retrieval-only
+    # | no-evidence
+    mode: str = "llm"
     search_query: str = ""
     reasoning: str = ""
     unsupported: list[str] = field(default_factory=list)
@@ -89,6 +93,7 @@ def passage_dict(p: Passage) -> dict[str, Any]:
         "chunk_id": p.chunk.id,
         "text": p.body,
         "ocr": p.chunk.ocr,
+        "instruction_like": p.instruction_like,
     }
 
 
@@ -191,18 +196,19 @@ class Answerer:
         from generation.client import StreamStats
 
         stats = StreamStats()
-        verified = VerifiedStream([p.body for p in prompt.passages])
+        verified = VerifiedStream([evidence(p) for p in prompt.passages])
+        gate = GroundedGate(verified)
         t_llm = time.perf_counter()
         try:
             async for delta in self.llm.stream(prompt.messages, stats=stats, model=model):
                 if delta.kind == "content":
                     content.append(delta.text)
-                    if piece := verified.feed(delta.text):
+                    if piece := gate.feed(verified.feed(delta.text)):
                         yield Event("token", piece)
                 else:
                     reasoning.append(delta.text)
                     yield Event("reasoning", delta.text)
-            if piece := verified.flush():
+            if piece := gate.feed(verified.flush()):
                 yield Event("token", piece)
         except LLMError as exc:
             log.warning("engine error", extra={"error": str(exc), "type": type(exc).__name__})
@@ -220,7 +226,9 @@ class Answerer:
         raw = "".join(content).strip()
         if raw:
             finish(answer, raw)
-        if answer.mode == "llm" and verified.text != answer.text:  # a bug in the verifier
+        if piece := gate.close(answer.text):
+            yield Event("token", piece)
+        if answer.mode in ("llm", "unsupported") and gate.text != answer.text:  # a verifier bug
             log.warning("streamed text differs from the checked answer", extra={"raw": raw})
         answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         yield Event("done", answer)
@@ -251,7 +259,7 @@ class Answerer:
 def finish(answer: Answer, raw: str) -> None:
     """Check the model's citations and turn the markers it kept into `Citation`s."""
     passages = answer.passages
-    checked = check(raw, [p.body for p in passages])
+    checked = check(raw, [evidence(p) for p in passages])
     answer.text = checked.text
     answer.refused = checked.refused
     answer.invalid_markers = checked.invalid
@@ -263,6 +271,11 @@ def finish(answer: Answer, raw: str) -> None:
     if checked.refused:
         answer.citations = []
         return
+    if answer.mode == "llm" and not any(
+        s.supported and (s.cited or s.added) for s in checked.sentences
+    ):
+        answer.mode = "unsupported"
+        answer.text = mark_unsupported(answer.text, answer.question)
     for n in checked.used:
         p = passages[n - 1]
         answer.citations.append(
@@ -279,5 +292,6 @@ def finish(answer: Answer, raw: str) -> None:
                 supported=n in supported,
                 added_by_folio=n in added,
                 ocr=p.chunk.ocr,
+                instruction_like=p.instruction_like,
             )
         )

@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from folio.embedding import open_embedder
+from folio.leftovers import remove_stale_folders
 from folio.lock import writer
 from folio.settings import Settings
 from services.audit import Action, AuditLog
@@ -132,6 +133,7 @@ class JobService:
 
     def start(self) -> None:
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_folders(self.settings.data_dir)  # what a killed server left behind
         with self.store.tx() as db:
             db.execute(
                 "UPDATE jobs SET status=?, phase='', finished_at=?, error=? WHERE status=?",

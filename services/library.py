@@ -17,8 +17,10 @@ from pathlib import Path
 
 from folio.embedding import TextEmbedder
 from folio.index import DocRecord, Index
+from folio.leftovers import drop_originals
 from folio.lock import writer
 from folio.settings import Settings
+from folio.text import instruction_like
 from folio.types import Chunk, locator
 from ingest.formats import served_types
 from ingest.pipeline import FileResult, ingest_paths
@@ -42,6 +44,11 @@ class PassageView:
     @property
     def locator(self) -> str:
         return locator(self.chunk, no_page="")
+
+    @property
+    def instruction_like(self) -> bool:
+        """The shown text (the chunk and its neighbours) holds text addressed to an assistant."""
+        return self.chunk.instruction_like or instruction_like(self.text)
 
 
 def ingest(
@@ -113,13 +120,7 @@ class Library:
         index = self.pool.get()
         with self._write_lock, writer(self.settings.data_dir, on_wait=on_wait):
             index.delete(doc.id)
-            if doc.stored_file:
-                row = index.db.execute(
-                    "SELECT COUNT(*) FROM documents WHERE stored_file=?", (doc.stored_file,)
-                ).fetchone()
-                stored = Path(doc.stored_file)
-                if row[0] == 0 and self._inside_files_dir(stored):
-                    stored.unlink(missing_ok=True)
+            drop_originals(index.db, self.settings.files_dir, [doc.stored_file])
         self.audit.record(
             Action.DELETE, actor.name, kind=actor.kind, client=actor.address, doc_id=doc.id,
             file=doc.name, collection=doc.collection,

@@ -15,7 +15,9 @@ from services.jobs import Job, QueueFull
 from services.qa import file_url
 from services.runtime import Runtime
 from services.uploads import (
+    Rejected,
     UploadError,
+    all_rejected,
     check_files,
     receive_upload,
     valid_collection,
@@ -48,8 +50,9 @@ def upload_collection(rt: Runtime, principal: Principal, requested: str | None) 
 
 async def accept_upload(
     rt: Runtime, principal: Principal, request: Request, collection: str | None
-) -> list[Job]:
-    """Stream the files in, refuse bad ones (nothing is kept), queue one job per file."""
+) -> tuple[list[Job], list[Rejected]]:
+    """Stream the files in, queue one job per good file, and return the bad ones by name with
+    the reason (none kept); an upload with no good file is refused as a whole."""
     s = rt.settings
     if collection:  # checked before the body is read, so a refusal costs no upload
         upload_collection(rt, principal, collection)
@@ -64,7 +67,9 @@ async def accept_upload(
         raise ServiceError(exc.status, exc.message, exc.type) from exc
     try:
         target = upload_collection(rt, principal, collection or received.fields.get("collection"))
-        await asyncio.to_thread(check_files, received)
+        rejected = await asyncio.to_thread(check_files, received)
+        if not received.files:
+            raise all_rejected(rejected)
         if rt.jobs.queued_count() + len(received.files) > s.max_queued_jobs:
             raise QueueFull(
                 f"{rt.jobs.queued_count()} files are already waiting to be indexed; "
@@ -85,7 +90,7 @@ async def accept_upload(
                     owner=principal.name,
                 )  # fmt: skip
             )
-        return jobs
+        return jobs, rejected
     except UploadError as exc:
         raise ServiceError(exc.status, exc.message, exc.type) from exc
     except QueueFull as exc:

@@ -114,6 +114,7 @@ def citation_out(c: Citation) -> dict[str, Any]:
         "url": file_url(c.doc_id, c.page),
         "supported": c.supported,
         "added_by_folio": c.added_by_folio,
+        "instruction_like": c.instruction_like,
     }
 
 

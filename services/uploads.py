@@ -21,6 +21,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from folio.leftovers import INCOMING_PREFIX, claim
 from ingest.errors import IngestError, human_size
 from ingest.formats import by_kind, fits, readable
 from ingest.sniff import sniff
@@ -83,8 +84,9 @@ async def receive_upload(
             "Send large manuals one per request.",
         )
     tmp_root.mkdir(parents=True, exist_ok=True)
-    received = Received(tmp_root / f"incoming-{uuid.uuid4().hex}")
+    received = Received(tmp_root / f"{INCOMING_PREFIX}{uuid.uuid4().hex}")
     received.tmp_dir.mkdir()
+    claim(received.tmp_dir)  # a server killed mid-upload leaves it; the next start removes it
     try:
         await _parse(request, received, boundary, budget, max_file_bytes, max_files)
         if not received.files:
@@ -220,21 +222,58 @@ async def _parse(
         raise state["error"]
 
 
-def check_files(received: Received) -> None:
-    """Refuse empty files and types Folio cannot read (415), naming the file and the reason."""
+@dataclass
+class Rejected:
+    """A file of an upload that is not kept, and why."""
+
+    name: str
+    status: int  # what the request would answer if this were its only file
+    type: str
+    message: str
+
+    def as_error(self) -> UploadError:
+        return UploadError(self.status, self.type, self.message)
+
+
+def check_files(received: Received) -> list[Rejected]:
+    """Take empty files and types Folio cannot read out of `received.files` and return them,
+    each by name with the reason; the good files stay (a multi-file upload goes on without
+    the bad ones)."""
+    kept: list[ReceivedFile] = []
+    rejected: list[Rejected] = []
     for f in received.files:
         f.name = display_name(f.raw_name)
         if f.size == 0:
-            raise UploadError(400, "empty_file", f"{f.name} is empty; choose another file")
+            rejected.append(
+                Rejected(f.name, 400, "empty_file", f"{f.name} is empty; choose another file")
+            )
+            continue
         try:
             f.kind = sniff(f.path)
         except IngestError as exc:
-            raise UploadError(
-                415,
-                "unsupported_media_type",
-                f"{f.name}: {exc.reason}. Folio reads {readable()}.",
-            ) from exc
+            rejected.append(
+                Rejected(
+                    f.name, 415, "unsupported_media_type",
+                    f"{f.name}: {exc.reason}. Folio reads {readable()}.",
+                )
+            )  # fmt: skip
+            continue
         f.name = with_extension(f.name, f.kind)
+        kept.append(f)
+    received.files = kept
+    return rejected
+
+
+def all_rejected(rejected: list[Rejected]) -> UploadError:
+    """The error of an upload none of whose files can be kept: the one file's own error, or
+    one naming every file (415 unless every file was empty)."""
+    if len(rejected) == 1:
+        return rejected[0].as_error()
+    statuses = {r.status for r in rejected}
+    status = statuses.pop() if len(statuses) == 1 else 415
+    type_ = rejected[0].type if status == rejected[0].status else "unsupported_media_type"
+    reasons = " | ".join(r.message for r in rejected)
+    return UploadError(status, type_, f"none of the files can be indexed: {reasons}")
 
 
 def display_name(raw: str | None) -> str:

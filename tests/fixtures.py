@@ -198,15 +198,31 @@ def make_encrypted_pdf(path: Path, pages: Sequence[str], password: str = "secret
     return make_pdf(path, pages, password=password)
 
 
-def make_scanned_pdf(path: Path, n_pages: int = 3) -> Path:
-    """A PDF whose pages carry only drawings, as a scan without OCR has no text layer."""
+def make_scanned_pdf(
+    path: Path, n_pages: int = 3, *, image: bool = False, footer: str | None = None
+) -> Path:
+    """A PDF whose pages carry only drawings, as a scan without OCR has no text layer.
+
+    `image`: each page also holds a (blank grey) picture, as a scanner writes it; `footer`: a
+    typed line on every page ("{n}" becomes the page number), as some scanners stamp."""
+    from PIL import Image
+
     pdf = FPDF(format="A4")
-    for _ in range(n_pages):
+    pdf.set_auto_page_break(False)
+    pdf.set_font("Helvetica", size=9)
+    for n in range(1, n_pages + 1):
         pdf.add_page()
         pdf.set_fill_color(200, 200, 200)
         pdf.rect(20, 20, 170, 250, style="F")
         for y in range(40, 260, 8):
             pdf.line(30, y, 180, y)
+        if image:
+            buf = io.BytesIO()
+            Image.new("L", (32, 32), 230).save(buf, format="PNG")
+            pdf.image(buf, x=20, y=20, w=170, h=250)
+        if footer is not None:
+            pdf.set_xy(15, 280)
+            pdf.cell(0, 6, footer.format(n=n))
     path.write_bytes(bytes(pdf.output()))
     return path
 
@@ -311,6 +327,38 @@ def make_zip_bomb_docx(path: Path, expanded_bytes: int = 64 << 20) -> Path:
             while left > 0:
                 out.write(chunk[: min(left, len(chunk))])
                 left -= len(chunk)
+    return path
+
+
+def make_large_docx(path: Path, paragraphs: int, *, seed: int = 1) -> Path:
+    """A DOCX of `paragraphs` one-word paragraphs of random letters: small on disk (random words
+    keep the ratio under the zip-bomb guard's), millions of XML nodes once parsed. 600,000
+    paragraphs are a 23 MB document.xml in a ~4 MB file that needs ~300 MB to parse."""
+    import random
+    import string
+
+    rnd = random.Random(seed)
+    head = _DOCUMENT_HEAD.split("<w:body>")[0] + "<w:body>"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _RELS)
+        with zf.open("word/document.xml", "w", force_zip64=True) as out:
+            out.write(head.encode())
+            for start in range(0, paragraphs, 10_000):
+                words = (
+                    "".join(rnd.choices(string.ascii_lowercase, k=6))
+                    for _ in range(min(10_000, paragraphs - start))
+                )
+                out.write("".join(f"<w:p><w:r><w:t>{w}</w:t></w:r></w:p>" for w in words).encode())
+            out.write(b"</w:body></w:document>")
+    return path
+
+
+def make_zero_page_pdf(path: Path) -> Path:
+    """A well-formed PDF whose page tree is empty (PDFium refuses to load it)."""
+    writer = PdfWriter()
+    with open(path, "wb") as fh:
+        writer.write(fh)
     return path
 
 

@@ -26,6 +26,7 @@ from tests.fixtures import (
     make_docx,
     make_elf,
     make_encrypted_pdf,
+    make_large_docx,
     make_pdf,
     make_scanned_pdf,
     make_truncated_pdf,
@@ -187,6 +188,23 @@ def test_parser_time_limit_fails_one_file_not_the_batch(tmp_path, embedder):
     }
     assert results["slow.pdf"].status == "failed"
     assert "longer than" in results["slow.pdf"].error
+    assert results["quick.pdf"].status == "ingested"
+
+
+def test_parse_past_the_memory_cap_says_so_and_the_batch_goes_on(tmp_path, embedder):
+    # 600,000 paragraphs need ~300 MB of lxml nodes; the worker (~230 MB of address space once
+    # its imports are loaded) is capped at 400 MB. libxml2 then fails with "unknown error".
+    big = make_large_docx(tmp_path / "huge.docx", 600_000)
+    quick = good_pdf(tmp_path / "quick.pdf")
+    settings = Settings(data_dir=tmp_path / "index", parse_memory_mb=400)
+    index, _ = open_index(settings)
+    results = {
+        r.name: r for r in ingest_paths([big, quick], settings, index=index, embedder=embedder)
+    }
+    assert results["huge.docx"].status == "failed"
+    assert results["huge.docx"].error == (
+        "too large to parse within the memory limit (400 MB, FOLIO_PARSE_MEMORY_MB)"
+    )
     assert results["quick.pdf"].status == "ingested"
 
 

@@ -246,7 +246,7 @@ def test_registry_migration_adds_the_ocr_column(tmp_path):
     index.close()
     db = sqlite3.connect(settings.registry_path)  # back to the schema before OCR
     db.execute("ALTER TABLE chunks DROP COLUMN ocr")
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    db.execute("PRAGMA user_version = 2")  # migration 3 added the column
     db.commit()
     db.close()
     index = Index(settings, model_name="m")

@@ -20,6 +20,7 @@ from tests.fixtures import (
     make_png,
     make_scanned_pdf,
     make_truncated_pdf,
+    make_zero_page_pdf,
     make_zip_bomb_docx,
 )
 
@@ -157,9 +158,25 @@ def test_scanned_pdf_is_refused_with_counts(tmp_path):
 
 
 def test_scanned_pdf_with_a_text_footer_is_still_scanned(tmp_path):
-    # the footer is a running line, so after clean-up the pages hold no text
-    reason = refusal(make_pdf(tmp_path / "m.pdf", [""] * 6, footer="Page {n}"))
+    # the footer is a running line over a page image, so the pages hold no text of their own
+    path = make_scanned_pdf(tmp_path / "m.pdf", n_pages=6, image=True, footer="Page {n}")
+    reason = refusal(path)
     assert reason == "scanned / no text layer — needs OCR (6 of 6 pages have no text)"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [f"Short line {n}." for n in range(1, 7)],  # repeats with the page number
+        ["Hello world."] * 6,  # the same line on every page
+        [f"Step {n}: check it." for n in range(1, 7)],
+    ],
+    ids=["numbered", "identical", "steps"],
+)
+def test_pdf_of_one_short_line_a_page_is_text_not_a_scan(tmp_path, lines):
+    doc = parse(make_pdf(tmp_path / "m.pdf", lines))
+    assert [p.text for p in doc.pages] == lines
+    assert doc.empty_pages == 0
 
 
 def test_mostly_text_pdf_with_a_blank_page_is_kept_and_counted(tmp_path):
@@ -167,6 +184,14 @@ def test_mostly_text_pdf_with_a_blank_page_is_kept_and_counted(tmp_path):
     doc = parse(make_pdf(tmp_path / "m.pdf", texts))
     assert doc.empty_pages == 1
     assert [p.number for p in doc.pages] == [1, 3, 4]
+
+
+def test_zero_page_pdf_says_it_has_no_pages_even_after_an_encrypted_one(tmp_path):
+    # PDFium refuses an empty page tree and keeps its previous error code: "Success" in a
+    # fresh process, "password required" after an encrypted file
+    assert refusal(make_zero_page_pdf(tmp_path / "zero.pdf")) == "the PDF has no pages"
+    assert "password" in refusal(make_encrypted_pdf(tmp_path / "locked.pdf", ["x"]))
+    assert refusal(make_zero_page_pdf(tmp_path / "zero2.pdf")) == "the PDF has no pages"
 
 
 def test_too_many_pages_is_refused(tmp_path):

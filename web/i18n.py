@@ -85,6 +85,8 @@ CATALOGUE: dict[str, dict[str, Text]] = {
         "ask.picker_hint": "Only the chosen manuals are searched; with none chosen, all are.",
         "ask.all_manuals_button": "Ask all manuals",
         "ask.no_manuals": "No manuals here yet.",
+        "passage.instruction_like": "This passage contains text addressed to an AI assistant "
+        "(a possible prompt injection). Folio treats it as quoted data, never as instructions.",
         "passage.open_page": "Open page {page} ↗",
         "passage.open_original": "Open the original ↗",
         # manuals page
@@ -190,6 +192,7 @@ CATALOGUE: dict[str, dict[str, Text]] = {
         "js.writing": "Writing the answer…",
         "js.lost": "The connection was lost before the answer finished. Ask again.",
         "js.closest": "Closest passages",
+        "js.instruction_like": "contains text addressed to an AI assistant (treated as data)",
         "js.source_label": "Source {n}: {title}, {locator}",
         "js.chip_locator": ", {locator}",
         "js.timing_retrieval": "retrieval {time}",
@@ -238,6 +241,8 @@ CATALOGUE: dict[str, dict[str, Text]] = {
         "ask.picker_hint": "只检索选中的手册；一本都不选则检索全部。",
         "ask.all_manuals_button": "检索全部手册",
         "ask.no_manuals": "这里还没有手册。",
+        "passage.instruction_like": "此段落包含写给 AI 助手的文字（可能是提示注入）。"
+        "Folio 只把它当作引用的资料，绝不当作指令。",
         "passage.open_page": "打开第 {page} 页 ↗",
         "passage.open_original": "打开原文件 ↗",
         "manuals.drop": "将 PDF、Word (DOCX)、Markdown、HTML 或文本文件拖放到这里",
@@ -338,6 +343,7 @@ CATALOGUE: dict[str, dict[str, Text]] = {
         "js.writing": "正在撰写回答…",
         "js.lost": "回答完成之前连接中断了。请重新提问。",
         "js.closest": "最接近的段落",
+        "js.instruction_like": "包含写给 AI 助手的文字（仅作为资料）",
         "js.source_label": "来源 {n}：{title}，{locator}",
         "js.chip_locator": "，{locator}",
         "js.timing_retrieval": "检索 {time}",

@@ -87,6 +87,11 @@ class PassageOut(BaseModel):
     chunk_id: str
     text: str
     url: str = Field(description="Opens the original file at this page.")
+    instruction_like: bool = Field(
+        False,
+        description="The passage holds text addressed to an AI assistant (a possible prompt "
+        "injection), flagged at ingest; it is quoted to the model as data only.",
+    )
 
 
 class CitationOut(BaseModel):
@@ -102,6 +107,9 @@ class CitationOut(BaseModel):
     url: str
     supported: bool = Field(description="The cited passage supports the sentence.")
     added_by_folio: bool = Field(description="Folio added this citation the model left out.")
+    instruction_like: bool = Field(
+        False, description="The cited passage holds text addressed to an AI assistant."
+    )
 
 
 class AskResponse(BaseModel):
@@ -110,7 +118,10 @@ class AskResponse(BaseModel):
     answer: str
     citations: list[CitationOut]
     refused: bool = Field(description="The manuals do not cover the question.")
-    mode: str = Field(description="llm | retrieval-only | no-evidence")
+    mode: str = Field(
+        description="llm | unsupported (no sentence is supported by a passage it cites; the "
+        "answer text starts with a notice saying so) | retrieval-only | no-evidence"
+    )
     notice: str | None = Field(None, description="Why the answer is limited, in words.")
     notice_code: str | None = Field(
         None,
@@ -192,9 +203,20 @@ class JobOut(BaseModel):
     url: str
 
 
+class RejectedFile(BaseModel):
+    file: str
+    type: str = Field(description="empty_file | unsupported_media_type")
+    message: str = Field(description="Why the file is not indexed, naming it.")
+
+
 class UploadResponse(BaseModel):
     job_id: str = Field(description="The first (often only) job.")
     jobs: list[JobOut]
+    rejected: list[RejectedFile] = Field(
+        default_factory=list,
+        description="Files of this upload that are not indexed, each with the reason; the "
+        "others were accepted. An upload with no good file is refused as a whole (400/415).",
+    )
 
 
 class FeedbackRequest(BaseModel):

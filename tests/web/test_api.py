@@ -244,6 +244,43 @@ def test_several_files_in_one_upload(client: TestClient, tmp_path: Path) -> None
         client.delete(f"/api/v1/documents/{d['id']}")
 
 
+def test_a_bad_file_in_a_multi_file_upload_is_named_and_the_rest_go_on(
+    client: TestClient, data_dir: Path
+) -> None:
+    files = [
+        ("file", ("fan.md", b"# Fan F3\n\nOil the fan bearing every March.\n", "text/markdown")),
+        ("file", ("tool.pdf", b"\x7fELF\x02\x01\x01" + b"\0" * 200, "application/pdf")),
+        ("file", ("blank.txt", b"", "text/plain")),
+        ("file", ("heater.txt", b"Heater H4: descale the element in April.\n", "text/plain")),
+    ]
+    r = client.post("/api/v1/documents", params={"collection": "mixed"}, files=files)
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert [j["name"] for j in body["jobs"]] == ["fan.md", "heater.txt"]
+    rejected = {x["file"]: x for x in body["rejected"]}
+    assert set(rejected) == {"tool.pdf", "blank.txt"}
+    assert rejected["tool.pdf"]["type"] == "unsupported_media_type"
+    assert "tool.pdf" in rejected["tool.pdf"]["message"]
+    assert "executable" in rejected["tool.pdf"]["message"]
+    assert rejected["blank.txt"]["type"] == "empty_file"
+    assert "blank.txt is empty" in rejected["blank.txt"]["message"]
+    assert all(wait_job(client, j["id"])["status"] == "done" for j in body["jobs"])
+    docs = client.get("/api/v1/documents", params={"collection": "mixed"}).json()["documents"]
+    assert sorted(d["file"] for d in docs) == ["fan.md", "heater.txt"]
+    for d in docs:
+        client.delete(f"/api/v1/documents/{d['id']}")
+    assert not list((data_dir / "uploads").glob("incoming-*"))  # the bad files are not kept
+
+
+def test_an_upload_of_only_bad_files_names_each(client: TestClient) -> None:
+    files = [
+        ("file", ("tool.pdf", b"\x7fELF\x02\x01\x01" + b"\0" * 200, "application/pdf")),
+        ("file", ("blank.txt", b"", "text/plain")),
+    ]
+    message = _error(client.post("/api/v1/documents", files=files), 415)
+    assert "tool.pdf" in message and "blank.txt is empty" in message
+
+
 def test_reindex_keeps_the_document(client: TestClient) -> None:
     doc_id = _doc_id(client, "netgate-r7.pdf")
     r = client.post(f"/api/v1/documents/{doc_id}/reindex")

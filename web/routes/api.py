@@ -191,10 +191,11 @@ async def upload(
     rt: Runtime = RT,
 ):
     """Upload one or more manuals (multipart field `file`); each becomes an ingest job."""
-    jobs = await accept_upload(rt, principal, request, collection)
+    jobs, rejected = await accept_upload(rt, principal, request, collection)
     out = [job_out(j) for j in jobs]
+    refused = [{"file": r.name, "type": r.type, "message": r.message} for r in rejected]
     return JSONResponse(
-        {"job_id": out[0]["id"], "jobs": out},
+        {"job_id": out[0]["id"], "jobs": out, "rejected": refused},
         status_code=202,
         headers={"Location": out[0]["url"]},
     )

@@ -102,6 +102,11 @@
     b.dataset.n = p.n;
     b.setAttribute("aria-label", t("js.source_label", { n: p.n, title: p.title, locator: loc(p) }));
     b.title = p.title + t("js.chip_locator", { locator: loc(p) });
+    if (p.instruction_like) {
+      // text addressed to an AI assistant in this passage: a possible prompt injection
+      b.classList.add("flagged");
+      b.title += " — " + t("js.instruction_like");
+    }
     return b;
   }
 
@@ -358,6 +363,7 @@
       answerBox.replaceChildren(...data.passages.map(passageCard));
     } else {
       if (data.refused) turn.classList.add("refused");
+      if (data.mode === "unsupported") turn.classList.add("unsupported");
       answerBox.replaceChildren(...withChips(data.answer, data.citations, data.passages));
       const cited = new Set(data.citations.map((c) => String(c.n)));
       turn.querySelectorAll(".source-list .chip").forEach((c) => c.classList.toggle("cited", cited.has(c.dataset.n)));
