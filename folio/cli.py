@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from folio.settings import Settings
+from folio.settings import Settings, settings_error
 
 
 class _Folio(typer.Typer):
@@ -19,13 +20,21 @@ class _Folio(typer.Typer):
     down, a model that is not installed) end in one line naming the setting, not a traceback."""
 
     def __call__(self, *args, **kwargs):
+        from folio.chroma_server import ChromaUnavailable
         from folio.embedding import ModelNotFound
         from folio.embedding_remote import EmbeddingServerError
 
         try:
             return super().__call__(*args, **kwargs)
-        except (EmbeddingServerError, ModelNotFound) as exc:
+        except (EmbeddingServerError, ModelNotFound, ChromaUnavailable) as exc:
             err.print(f"[red]error:[/] {exc}")
+            sys.exit(2)
+        except ValidationError as exc:  # a bad FOLIO_* value: one line naming it
+            err.print(
+                f"[red]configuration error:[/] {settings_error(exc)}",
+                highlight=False,
+                soft_wrap=True,
+            )
             sys.exit(2)
 
 
