@@ -672,6 +672,7 @@ def serve(
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     auth = "on" if auth_enabled(settings) else "off (loopback only)"
+    _hint_first_user(application, settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     err.print(f"Folio on http://{shown}:{settings.port}  (auth {auth}, data {settings.data_dir})")
     uvicorn.run(
@@ -682,6 +683,16 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
+
+
+def _hint_first_user(application, settings: Settings) -> None:
+    from web.services.keys import list_keys
+    from web.services.useradmin import first_user_hint
+
+    rt = application.state.rt
+    hint = first_user_hint(settings, len(rt.users.all()), len(list_keys(rt.store)))
+    if hint:
+        err.print(f"[yellow]{hint}[/]", highlight=False, soft_wrap=True)
 
 
 keys_app = typer.Typer(help="API keys (and password hashes) for the web API.", no_args_is_help=True)
@@ -788,3 +799,43 @@ def keys_hash_password(
         print(f"{user}:{hashed}" + (f":{collections}" if collections else ""))
     else:
         print(hashed)
+
+
+users_app = typer.Typer(help="People who log in to the web app (the users file).")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    admin: Annotated[
+        bool, typer.Option("--admin", help="All collections, upload and delete (the first user).")
+    ] = False,
+    collections: Annotated[
+        str | None, typer.Option("--collections", help="Comma-separated; only these.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Set a new password.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a user to the users file (scrypt hash; a running server sees it at once)."""
+    _use(data_dir)
+    from web.services.useradmin import UserFileError, add_user
+
+    if admin == bool(collections):
+        err.print("[red]error:[/] give either --admin or --collections a,b")
+        raise typer.Exit(1)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    colls = (collections or "").split(",") if collections else None
+    try:
+        path = add_user(state.settings, name, password, collections=colls, replace=replace)
+    except UserFileError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    scope = "all collections" if admin else f"collections {collections}"
+    out.print(f"user {name!r} ({scope}) written to {path}")
