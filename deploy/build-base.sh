@@ -17,10 +17,10 @@ mirror="${mirror:-http://deb.debian.org/debian}"
 root=$(mktemp -d /var/tmp/folio-base.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 echo "debootstrap bookworm from $mirror into $root" >&2
-# python3 + venv (pip comes from the venv's bundled wheel); libgl1 + libglib2.0-0 for OpenCV,
-# which the OCR engine loads; ca-certificates for TLS to a Chroma or LLM server.
+# python3 + venv (pip comes from the venv's bundled wheel); no libGL: the image uses headless OpenCV;
+# ca-certificates for TLS to a Chroma or LLM server.
 debootstrap --variant=minbase \
-  --include=python3,python3-venv,libgl1,libglib2.0-0,ca-certificates \
+  --include=python3,python3-venv,ca-certificates \
   bookworm "$root" "$mirror" >&2
 chroot "$root" apt-get clean
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/log/* "$root"/usr/share/doc/* \
