@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from folio.settings import Settings
+from folio.settings import Settings, settings_error
 
 
 class _Folio(typer.Typer):
@@ -19,24 +20,25 @@ class _Folio(typer.Typer):
     down, a model that is not installed) end in one line naming the setting, not a traceback."""
 
     def __call__(self, *args, **kwargs):
-        from pydantic import ValidationError
 
+        from folio.chroma_server import ChromaUnavailable
         from folio.departments import DepartmentsError
         from folio.embedding import ModelNotFound
         from folio.embedding_remote import EmbeddingServerError
-        from folio.settings import config_error
         from services.errors import ServiceError
 
         try:
             return super().__call__(*args, **kwargs)
-        except (EmbeddingServerError, ModelNotFound, DepartmentsError) as exc:
+        except (EmbeddingServerError, ModelNotFound, DepartmentsError, ChromaUnavailable) as exc:
             from rich.markup import escape
 
             err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)  # one line, "[hr]" kept
             sys.exit(2)
         except ValidationError as exc:
             err.print(
-                f"[red]configuration error:[/] {config_error(exc)}", highlight=False, soft_wrap=True
+                f"[red]configuration error:[/] {settings_error(exc)}",
+                highlight=False,
+                soft_wrap=True,
             )
             sys.exit(2)
         except ServiceError as exc:
@@ -721,6 +723,7 @@ def serve(
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     auth = "on" if auth_enabled(settings) else "off (loopback only)"
+    _hint_first_user(application, settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     err.print(f"Folio on http://{shown}:{settings.port}  (auth {auth}, data {settings.data_dir})")
     uvicorn.run(
@@ -731,6 +734,16 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
+
+
+def _hint_first_user(application, settings: Settings) -> None:
+    from services.keys import list_keys
+    from services.useradmin import first_user_hint
+
+    rt = application.state.rt
+    hint = first_user_hint(settings, len(rt.users.all()), len(list_keys(rt.store)))
+    if hint:
+        err.print(f"[yellow]{hint}[/]", highlight=False, soft_wrap=True)
 
 
 keys_app = typer.Typer(help="API keys (and password hashes) for the web API.", no_args_is_help=True)
@@ -920,3 +933,50 @@ def audit_verify(data_dir: DataDir = None) -> None:
     if result.ok:
         out.print(f"[green]intact:[/] {result.lines} lines in {result.files} files")
     raise typer.Exit(0 if result.ok else 1)
+
+
+users_app = typer.Typer(help="People who log in to the web app (the users file).")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    admin: Annotated[
+        bool, typer.Option("--admin", help="All collections, upload and delete (the first user).")
+    ] = False,
+    collections: Annotated[
+        str | None, typer.Option("--collections", help="Comma-separated; only these.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Set a new password.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a user to the users file (scrypt hash; a running server sees it at once)."""
+    _use(data_dir)
+    from services.useradmin import UserFileError, add_user
+
+    if admin == bool(collections):
+        err.print("[red]error:[/] give either --admin or --collections a,b")
+        raise typer.Exit(1)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    colls = (collections or "").split(",") if collections else None
+    try:
+        path = add_user(state.settings, name, password, collections=colls, replace=replace)
+    except UserFileError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    scope = "all collections" if admin else f"collections {collections}"
+    from services.audit import Action
+
+    actor = _actor()
+    _audit().record(
+        Action.USER_CHANGE, actor.name, kind=actor.kind, target=name, admin=admin,
+        collections=colls, replaced=replace,
+    )  # fmt: skip
+    out.print(f"user {name!r} ({scope}) written to {path}")

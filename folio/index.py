@@ -286,10 +286,7 @@ class Index:
 
             chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
             if self.settings.chroma_server:
-                host, _, port = self.settings.chroma_server.rpartition(":")
-                self._chroma = chromadb.HttpClient(
-                    host=host or "localhost", port=int(port), settings=chroma_settings
-                )
+                self._chroma = _chroma_http_client(self.settings, chroma_settings)
             else:
                 self._chroma = chromadb.PersistentClient(
                     path=str(self.settings.chroma_dir), settings=chroma_settings
@@ -770,6 +767,37 @@ def _where(collections: Sequence[str] | None, doc_ids: Sequence[str] | None = No
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def _chroma_http_client(settings: Settings, chroma_settings):
+    """A client for FOLIO_CHROMA_SERVER, with its TLS CA and token header; one-line error if
+    the server does not answer (down, wrong token, certificate not trusted)."""
+    import chromadb
+
+    from folio.chroma_server import (
+        ChromaUnavailable,
+        auth_headers,
+        parse_chroma_server,
+        ssl_verify,
+    )
+
+    address = parse_chroma_server(settings.chroma_server or "")
+    token = settings.chroma_auth_token
+    if address.ssl:
+        chroma_settings.chroma_server_ssl_verify = ssl_verify(settings.chroma_ca_file)
+    headers = auth_headers(settings.chroma_auth_header, token.get_secret_value() if token else None)
+    try:
+        client = chromadb.HttpClient(
+            host=address.host, port=address.port, ssl=address.ssl, headers=headers,
+            settings=chroma_settings,
+        )  # fmt: skip
+        client.heartbeat()
+    except Exception as exc:  # noqa: BLE001 - httpx, TLS and Chroma's own errors alike
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ChromaUnavailable(
+            f"the Chroma server at {address.url} (FOLIO_CHROMA_SERVER) did not answer: {reason}"
+        ) from exc
+    return client
 
 
 def _chroma_meta(c: Chunk, doc: DocRecord) -> dict:

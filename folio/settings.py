@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -22,16 +22,6 @@ from pydantic_settings import (
 )
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-
-
-def config_error(exc: ValidationError) -> str:
-    """A settings error as one line per bad setting, named as the operator sets it."""
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err.get("loc", ()))
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"FOLIO_{field.upper()}: {msg} (got {err.get('input')!r})")
-    return "; ".join(parts) or str(exc)
 
 
 def parse_rate(text: str) -> list:
@@ -58,7 +48,20 @@ class Settings(BaseSettings):
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(Path("data/index"), description="Index, registry and stored files.")
     chroma_server: str | None = Field(
-        None, description="host:port of a Chroma server; unset = embedded Chroma in data_dir."
+        None,
+        description="A Chroma server: host (port 8000), host:port or http(s)://host[:port]; "
+        "unset = embedded Chroma in data_dir.",
+    )
+    chroma_ca_file: Path | None = Field(
+        None, description="CA bundle that signed an https:// Chroma server's certificate."
+    )
+    chroma_auth_token: SecretStr | None = Field(
+        None, description="Token for a Chroma server behind an authenticating proxy."
+    )
+    chroma_auth_header: str = Field(
+        "Authorization",
+        description="Header carrying chroma_auth_token: Authorization (Bearer) or e.g. "
+        "X-Chroma-Token (the bare token).",
     )
     default_collection: str = "default"
 
@@ -249,6 +252,31 @@ class Settings(BaseSettings):
             parse_rate(value)
         return value
 
+    @field_validator("chroma_server")
+    @classmethod
+    def _chroma_address(cls, value: str | None) -> str | None:
+        """Refuse an address Folio cannot use now, not at the first search."""
+        if value is not None:
+            from folio.chroma_server import parse_chroma_server
+
+            parse_chroma_server(value)
+        return value
+
+    @field_validator("chroma_ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+    @model_validator(mode="after")
+    def _ca_needs_https(self) -> Settings:
+        if self.chroma_ca_file is not None and not (self.chroma_server or "").startswith(
+            "https://"
+        ):
+            raise ValueError("FOLIO_CHROMA_CA_FILE is set but FOLIO_CHROMA_SERVER is not https://")
+        return self
+
     @field_validator("trusted_proxies", "trusted_user_collections", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -311,3 +339,13 @@ class Settings(BaseSettings):
     def web_db_path(self) -> Path:
         """API keys, ingest jobs, answers and feedback of the web app."""
         return self.data_dir / "web.sqlite3"
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A settings error in one line per bad value, named as the operator writes it (FOLIO_X)."""
+    lines = []
+    for e in exc.errors():
+        field = ".".join(str(p) for p in e.get("loc", ()))
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"FOLIO_{field.upper()}: {msg}" if field else msg)
+    return "; ".join(lines) or str(exc)

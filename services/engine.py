@@ -21,6 +21,9 @@ from services.build import LLMConnection, connect_llm
 log = logging.getLogger("folio.web")
 
 CHECK_EVERY_S = 15.0
+# A remote server that does not answer yet (vLLM loads gpt-oss-20b for minutes) is asked again
+# after 1, 2, 4 … seconds, at most this far apart.
+READY_BACKOFF_MAX_S = 30.0
 
 
 @dataclass
@@ -75,6 +78,8 @@ class EngineService:
             return
         finally:
             pool.shutdown(wait=False)
+        if conn.client is not None and self.settings.llm_base_url:
+            await self._wait_until_ready(conn.client)
         self.conn = conn
         if conn.client is None:
             self.status = EngineStatus("off", None, conn.note, time.time())
@@ -88,6 +93,18 @@ class EngineService:
         self.status = EngineStatus("up", self.model, conn.note, time.time())
         log.info("LLM connected", extra={"note": conn.note, "model": self.model})
         self._tasks.append(asyncio.create_task(self._watch()))
+
+    async def _wait_until_ready(self, client: LLMClient) -> None:
+        """Until the remote server lists its models, the status stays "starting" (answers are
+        retrieval-only) and the server is asked again with exponential backoff."""
+        delay, tries = 1.0, 1
+        while not await client.health(timeout=5.0):
+            note = f"waiting for {self.settings.llm_base_url} (try {tries}, next in {delay:.0f} s)"
+            self.status = EngineStatus("starting", None, note, time.time())
+            if tries == 1:
+                log.warning("LLM server not ready yet", extra={"url": self.settings.llm_base_url})
+            await asyncio.sleep(delay)
+            delay, tries = min(delay * 2, READY_BACKOFF_MAX_S), tries + 1
 
     async def _watch(self) -> None:
         while True:

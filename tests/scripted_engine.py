@@ -62,7 +62,9 @@ def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extr
 class ScriptedEngine:
     """Serve SCRIPTS (plus `scripts`), `delay_s` between pieces."""
 
-    def __init__(self, scripts: dict[str, Script] | None = None, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, scripts: dict[str, Script] | None = None, delay_s: float = 0.0, port: int = 0
+    ) -> None:
         self.scripts = {**SCRIPTS, **(scripts or {})}
         self.delay_s = delay_s
         self.requests: list[dict] = []
@@ -108,7 +110,7 @@ class ScriptedEngine:
                 self.wfile.write(f"data: {text}\n\n".encode())
                 self.wfile.flush()
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

@@ -52,12 +52,12 @@ def test_rate_syntax_is_accepted(text: str) -> None:
     assert parse_rate(text)
 
 
-def test_a_bad_rate_setting_is_a_one_line_config_error() -> None:
+def test_a_bad_rate_setting_is_a_one_line_settings_error() -> None:
     from pydantic import ValidationError
 
-    from folio.settings import config_error
+    from folio.settings import settings_error
 
     with pytest.raises(ValidationError) as exc:
         Settings(rate_limit="sixty a minute")
-    line = config_error(exc.value)
+    line = settings_error(exc.value)
     assert line.startswith("FOLIO_RATE_LIMIT:") and "\n" not in line
