@@ -19,13 +19,19 @@ class _Folio(typer.Typer):
     down, a model that is not installed) end in one line naming the setting, not a traceback."""
 
     def __call__(self, *args, **kwargs):
+        from pydantic import ValidationError
+
         from folio.embedding import ModelNotFound
         from folio.embedding_remote import EmbeddingServerError
+        from folio.settings import settings_error
 
         try:
             return super().__call__(*args, **kwargs)
         except (EmbeddingServerError, ModelNotFound) as exc:
             err.print(f"[red]error:[/] {exc}")
+            sys.exit(2)
+        except ValidationError as exc:  # a FOLIO_* setting with a value it cannot take
+            err.print(f"[red]error:[/] {settings_error(exc)}", highlight=False)
             sys.exit(2)
 
 
@@ -104,6 +110,7 @@ def ingest(
     from ingest.pipeline import ingest_paths
 
     index, embedder = _open()
+    _say_plan(embedder, state.settings, quiet=as_json)
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -428,6 +435,18 @@ def check(
     raise typer.Exit(0 if report.clean else 1)
 
 
+def _say_plan(embedder, settings: Settings, *, quiet: bool = False) -> None:  # noqa: ANN001
+    """The precision and threads embedding runs with, said at start (and logged)."""
+    import logging
+
+    from folio.embedding import compute_plan, describe_plan
+
+    plan = compute_plan(embedder, settings)
+    logging.getLogger("folio").info(describe_plan(plan), extra=plan)
+    if not quiet:
+        err.print(describe_plan(plan), highlight=False)
+
+
 def _say_waiting(pid: int | None) -> None:
     err.print(f"waiting for another writer on this index (pid {pid or '?'}) …")
 
@@ -665,6 +684,8 @@ def serve(
     auth = "on" if auth_enabled(settings) else "off (loopback only)"
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     err.print(f"Folio on http://{shown}:{settings.port}  (auth {auth}, data {settings.data_dir})")
+    rt = application.state.rt
+    _say_plan(rt.embedder, rt.settings)
     uvicorn.run(
         application,
         host=settings.host,

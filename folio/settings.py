@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from folio.precision import Precision, cpu_count
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
@@ -63,7 +65,15 @@ class Settings(BaseSettings):
         "English for the packaged MiniLM, every language for any other model. For other "
         "languages the answerability decision does not trust the cosine.",
     )
-    embed_threads: int = Field(2, ge=1, description="Torch threads while ingesting.")
+    embed_threads: int = Field(
+        None, ge=1, description="Torch threads while ingesting; unset = every core this "
+        "process may use (`folio serve` embeds uploads with one).",
+    )  # fmt: skip
+    embed_precision: Precision = Field(
+        Precision.AUTO,
+        description="Local embedder arithmetic: auto = bf16 where the CPU has it natively "
+        "(AVX512_BF16 or AMX), else fp32; fp32 or bf16 to force one (folio/precision.py).",
+    )
     query_threads: int = Field(1, ge=1, description="Torch threads for query embedding.")
     embed_batch_size: int = Field(32, ge=1)
     # 128 beat 96 and 220 on page-hit@1 and MRR on the dev set (tests/bench notes, issue 3).
@@ -183,6 +193,11 @@ class Settings(BaseSettings):
     max_pending_asks: int = Field(8, ge=1, description="LLM answers in flight before 429.")
     max_queued_jobs: int = Field(100, ge=1, description="Waiting ingest jobs before 429.")
 
+    @field_validator("embed_threads", mode="before")
+    @classmethod
+    def _all_cores(cls, value: object) -> object:
+        return cpu_count() if value is None or value == "" else value
+
     @field_validator("trusted_proxies", "trusted_user_collections", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -241,3 +256,13 @@ class Settings(BaseSettings):
     def web_db_path(self) -> Path:
         """API keys, ingest jobs, answers and feedback of the web app."""
         return self.data_dir / "web.sqlite3"
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A settings validation error as one line naming the FOLIO_* variables and the reasons:
+    "FOLIO_EMBED_PRECISION='fp16': Input should be 'auto', 'fp32' or 'bf16'"."""
+    parts = []
+    for e in exc.errors():
+        name = "FOLIO_" + "_".join(str(p) for p in e["loc"]).upper() if e["loc"] else "settings"
+        parts.append(f"{name}={e.get('input')!r}: {e['msg']}")
+    return "; ".join(parts)
