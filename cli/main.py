@@ -136,6 +136,7 @@ def ingest(
     from services.library import ingest as ingest_files
 
     index, embedder = _open()
+    _say_plan(embedder, state.settings, quiet=as_json)
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -488,6 +489,18 @@ def check(
     raise typer.Exit(0 if report.clean else 1)
 
 
+def _say_plan(embedder, settings: Settings, *, quiet: bool = False) -> None:  # noqa: ANN001
+    """The precision and threads embedding runs with, said at start (and logged)."""
+    import logging
+
+    from folio.embedding import compute_plan, describe_plan
+
+    plan = compute_plan(embedder, settings)
+    logging.getLogger("folio").info(describe_plan(plan), extra=plan)
+    if not quiet:
+        err.print(describe_plan(plan), highlight=False)
+
+
 def _say_waiting(pid: int | None) -> None:
     err.print(f"waiting for another writer on this index (pid {pid or '?'}) …")
 
@@ -726,6 +739,8 @@ def serve(
     _hint_first_user(application, settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     err.print(f"Folio on http://{shown}:{settings.port}  (auth {auth}, data {settings.data_dir})")
+    rt = application.state.rt
+    _say_plan(rt.embedder, rt.settings)
     uvicorn.run(
         application,
         host=settings.host,

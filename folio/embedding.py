@@ -9,6 +9,7 @@ satisfy `TextEmbedder`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from functools import cached_property
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from folio.precision import Precision, explain, resolve
 
 if TYPE_CHECKING:
     from folio.settings import Settings
@@ -71,14 +74,30 @@ def model_name(ref: str) -> str:
 
 
 class Embedder:
-    """A sentence-transformers model with its tokenizer; vectors are L2-normalised float32."""
+    """A sentence-transformers model with its tokenizer; vectors are L2-normalised float32.
 
-    def __init__(self, ref: str, device: str = "cpu") -> None:
+    `precision` bf16 runs the model under CPU autocast (folio/precision.py says when and why);
+    the vectors still come out float32, interchangeable with fp32 ones in one index."""
+
+    def __init__(
+        self, ref: str, device: str = "cpu", precision: Precision | str = Precision.FP32
+    ) -> None:
         self.ref = ref
         self.name = model_name(ref)
         self.path = resolve_model_path(ref)
         self.device = device
+        self.requested_precision = Precision(precision)
         self._lock = threading.Lock()
+
+    @cached_property
+    def precision(self) -> Precision:
+        """Resolved on first use: `auto` asks torch about the CPU, and importing torch is paid
+        only by commands that embed."""
+        return resolve(self.requested_precision, device=self.device)
+
+    @cached_property
+    def precision_note(self) -> str:
+        return explain(self.requested_precision, self.device)
 
     @cached_property
     def model(self):
@@ -121,7 +140,7 @@ class Embedder:
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
+        with self._lock, self._autocast(torch):
             if threads:
                 torch.set_num_threads(threads)
             vecs = self.model.encode(
@@ -135,6 +154,11 @@ class Embedder:
 
     def embed_query(self, text: str, *, threads: int = 1) -> np.ndarray:
         return self.embed([text], batch_size=1, threads=threads)[0]
+
+    def _autocast(self, torch):  # noqa: ANN001, ANN202 - the torch module; a context manager
+        if self.precision is Precision.BF16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
 
 # --- the embedder protocol and the one place that picks an embedder --------------------------
@@ -152,6 +176,7 @@ class TextEmbedder(Protocol):
     """
 
     name: str
+    precision: str  # what the vectors are computed in: fp32 or bf16 here, "remote" for a server
 
     @property
     def dim(self) -> int: ...
@@ -168,6 +193,29 @@ class TextEmbedder(Protocol):
     def embed_query(self, text: str, *, threads: int = 1) -> np.ndarray: ...
 
 
+def compute_plan(embedder: TextEmbedder, settings: Settings) -> dict[str, object]:
+    """What embedding runs with, for the start-up line of `folio ingest` and `folio serve` and
+    for /health: the precision (and why), torch threads for ingest and per query."""
+    plan: dict[str, object] = {
+        "embedder": embedder.name,
+        "precision": str(embedder.precision),
+        "precision_note": getattr(embedder, "precision_note", ""),
+    }
+    if embedder.precision != "remote":
+        plan.update(ingest_threads=settings.embed_threads, query_threads=settings.query_threads)
+    return plan
+
+
+def describe_plan(plan: dict[str, object]) -> str:
+    """One line: "embedding all-MiniLM-L6-v2 in bf16 (auto: …), 2 threads ingest, 1 per query"."""
+    line = f"embedding {plan['embedder']} in {plan['precision']}"
+    if plan.get("precision_note"):
+        line += f" ({plan['precision_note']})"
+    if "ingest_threads" in plan:
+        line += f", {plan['ingest_threads']} threads to ingest, {plan['query_threads']} per query"
+    return line
+
+
 def open_embedder(settings: Settings) -> TextEmbedder:
     """The configured embedder: the `/v1/embeddings` server at FOLIO_EMBEDDING_URL when set,
     else the local sentence-transformers model. Nothing is loaded or contacted until first use."""
@@ -175,4 +223,8 @@ def open_embedder(settings: Settings) -> TextEmbedder:
         from folio.embedding_remote import RemoteEmbedder
 
         return RemoteEmbedder.from_settings(settings)
-    return Embedder(settings.embedding_model, device=settings.embedding_device)
+    return Embedder(
+        settings.embedding_model,
+        device=settings.embedding_device,
+        precision=settings.embed_precision,
+    )

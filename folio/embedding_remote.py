@@ -91,6 +91,7 @@ class RemoteEmbedder:
     # Chunks never exceed 512 tokens (FOLIO_CHUNK_TOKENS is capped there) and questions are
     # shorter; the served model's own window is larger for every model worth serving.
     max_tokens = 512
+    precision = "remote"  # the server's own; nothing here to choose
 
     def __init__(
         self,

@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from folio.precision import Precision, cpu_count
+
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -92,7 +94,15 @@ class Settings(BaseSettings):
         "English for the packaged MiniLM, every language for any other model. For other "
         "languages the answerability decision does not trust the cosine.",
     )
-    embed_threads: int = Field(2, ge=1, description="Torch threads while ingesting.")
+    embed_threads: int = Field(
+        None, ge=1, description="Torch threads while ingesting; unset = every core this "
+        "process may use (`folio serve` embeds uploads with one).",
+    )  # fmt: skip
+    embed_precision: Precision = Field(
+        Precision.AUTO,
+        description="Local embedder arithmetic: auto = bf16 where the CPU has it natively "
+        "(AVX512_BF16 or AMX), else fp32; fp32 or bf16 to force one (folio/precision.py).",
+    )
     query_threads: int = Field(1, ge=1, description="Torch threads for query embedding.")
     embed_batch_size: int = Field(32, ge=1)
     # 128 beat 96 and 220 on page-hit@1 and MRR on the dev set (tests/bench notes, issue 3).
@@ -277,6 +287,11 @@ class Settings(BaseSettings):
             raise ValueError("FOLIO_CHROMA_CA_FILE is set but FOLIO_CHROMA_SERVER is not https://")
         return self
 
+    @field_validator("embed_threads", mode="before")
+    @classmethod
+    def _all_cores(cls, value: object) -> object:
+        return cpu_count() if value is None or value == "" else value
+
     @field_validator("trusted_proxies", "trusted_user_collections", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -342,10 +357,14 @@ class Settings(BaseSettings):
 
 
 def settings_error(exc: ValidationError) -> str:
-    """A settings error in one line per bad value, named as the operator writes it (FOLIO_X)."""
-    lines = []
+    """A settings validation error as one line naming the FOLIO_* variables and the reasons:
+    "FOLIO_EMBED_PRECISION: Input should be 'auto', 'fp32' or 'bf16' (got 'fp16')"."""
+    parts = []
     for e in exc.errors():
-        field = ".".join(str(p) for p in e.get("loc", ()))
+        field = "_".join(str(p) for p in e.get("loc", ()))
         msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
-        lines.append(f"FOLIO_{field.upper()}: {msg}" if field else msg)
-    return "; ".join(lines) or str(exc)
+        given = e.get("input")
+        if field and isinstance(given, str | int | float) and repr(given) not in msg:
+            msg += f" (got {given!r})"
+        parts.append(f"FOLIO_{field.upper()}: {msg}" if field else msg)
+    return "; ".join(parts) or str(exc)

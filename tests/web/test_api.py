@@ -56,6 +56,15 @@ def test_health_is_200_without_engine(client: TestClient) -> None:
     assert body["status"] == "degraded"
 
 
+def test_health_reports_embedding_precision_and_threads(client: TestClient) -> None:
+    from folio.precision import resolve
+
+    body = client.get("/health").json()
+    assert body["embed_precision"] == resolve("auto")  # what this CPU supports natively
+    assert body["embed_precision_note"].startswith("auto:")
+    assert (body["ingest_threads"], body["query_threads"]) == (1, 1)  # serve: one of each
+
+
 def test_pages_and_static_assets(client: TestClient) -> None:
     for path in ("/", "/manuals"):
         page = client.get(path, headers={"accept": "text/html"})

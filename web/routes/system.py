@@ -37,6 +37,19 @@ async def health(rt: Runtime = Depends(get_rt)):  # noqa: B008
         "engine_note": engine.note,
         "jobs_queued": rt.jobs.queued_count(),
         "auth": rt.auth,
+        **_compute(rt),
+    }
+
+
+def _compute(rt: Runtime) -> dict:
+    from folio.embedding import compute_plan
+
+    plan = compute_plan(rt.embedder, rt.settings)
+    return {
+        "embed_precision": plan["precision"],
+        "embed_precision_note": plan["precision_note"],
+        "ingest_threads": plan.get("ingest_threads"),
+        "query_threads": plan.get("query_threads"),
     }
 
 
