@@ -83,7 +83,9 @@ def test_folio_connects_to_nothing_but_loopback(tmp_path: Path) -> None:
     steps = json.loads((out / "steps.json").read_text())
     assert steps["upload"] == "done", steps
     assert steps["search"] and steps["search"][0]["page"] == 3, steps
-    assert steps["ask"]["mode"] == ("llm" if model else "retrieval-only"), steps
+    # "unsupported" is an LLM answer the grounding check would not vouch for: the engine was
+    # reached, which is what this test is about.
+    assert steps["ask"]["mode"] in (("llm", "unsupported") if model else ("retrieval-only",)), steps
     for name in ("cli-ingest", "cli-search", "cli-ask"):
         assert steps[name]["rc"] == 0, (name, steps[name])
 
