@@ -177,3 +177,16 @@ def test_asks_searches_and_logins_are_audited_and_the_chain_holds(
     text = "".join(p.read_text() for p in (data_dir / "audit").glob("audit-*.jsonl"))
     assert "correct horse" not in text and token not in text
     assert verify(data_dir / "audit").ok
+
+
+def test_dify_retrieval_is_limited_and_audited_like_any_api_call(data_dir: Path) -> None:
+    body = {
+        "knowledge_id": "default",
+        "query": "How do I prime the pump?",
+        "retrieval_setting": {"top_k": 3, "score_threshold": 0.0},
+    }
+    with _client(data_dir, rate_limit="2/minute") as client:
+        codes = [client.post("/api/v1/dify/retrieval", json=body).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    line = _audit(data_dir, "search")[-1]
+    assert line["via"] == "dify" and line["query"] == body["query"] and line["results"]

@@ -13,16 +13,18 @@ body is missing), which Dify accepts; a wrong key gets 403, which Dify reports.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from services import catalog, knowledge, qa
+from services.audit import Action
 from services.auth import Principal
 from services.errors import ServiceError
 from services.runtime import Runtime
-from web.routes.deps import authenticate, get_rt
+from web.routes.deps import authenticate, client_address, get_rt
 from web.schemas import ErrorBody, ErrorDetail
 
 router = APIRouter(prefix="/api/v1/dify", tags=["Dify External Knowledge API"])
@@ -104,7 +106,7 @@ async def dify_principal(request: Request) -> Principal:
     (a loopback run) every caller is the local user, as everywhere in Folio."""
     rt = get_rt(request)
     if not rt.auth:
-        return authenticate(request, rt)  # type: ignore[return-value]
+        return _counted(rt, request, authenticate(request, rt))  # type: ignore[arg-type]
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise dify_error(
@@ -119,6 +121,13 @@ async def dify_principal(request: Request) -> Principal:
         raise dify_error(403, AUTH_FAILED, f"Authorization failed: {exc.message}") from None
     if principal is None:  # pragma: no cover - a Bearer header always names a key
         raise dify_error(403, AUTH_FAILED, "Authorization failed")
+    return _counted(rt, request, principal)
+
+
+def _counted(rt: Runtime, request: Request, principal: Principal) -> Principal:
+    """The same per-caller limits as every other API request (429 with Retry-After)."""
+    principal = replace(principal, address=client_address(request, rt))
+    rt.count_request(principal)
     return principal
 
 
@@ -149,6 +158,7 @@ async def retrieval(
             f"{shown}",
         )
     query = qa.check_question(body.query, rt, what="query")
+    qa.screen(rt.terms, rt.audit, principal, query, "search", rt.metrics)
     condition = body.metadata_condition
     conditions = [
         knowledge.Condition(
@@ -164,5 +174,10 @@ async def retrieval(
         knowledge.retrieve, rt, body.knowledge_id, query,
         top_k=setting.top_k, threshold=setting.score_threshold or 0.0, conditions=conditions,
         logic=condition.logical_operator if condition else "and", base_url=str(request.base_url),
+    )  # fmt: skip
+    rt.audit.record(
+        Action.SEARCH, principal.name, kind=principal.kind, client=principal.address,
+        via="dify", collections=[body.knowledge_id], query=query,
+        results=[{"doc": r["metadata"]["doc"], "page": r["metadata"]["page"]} for r in records],
     )  # fmt: skip
     return {"records": records}
