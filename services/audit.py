@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from typing import Any
 log = logging.getLogger("folio.audit")
 
 GENESIS = "0" * 64
+_HEAD_BYTES = 256
 _FILE = re.compile(r"^audit-(\d{8})(?:\.(\d+))?\.jsonl$")
 _SECRET_KEYS = frozenset(
     {"password", "password_hash", "key", "api_key", "token", "session", "csrf"}
@@ -115,6 +117,11 @@ class AuditLog:
         self.retention_days = retention_days
         self.enabled = enabled
         self._expired = False
+        self._mutex = threading.Lock()  # threads of this process; flock orders processes
+        # What this process last wrote: (file, its size after the write, the line's hash). When
+        # the file still has that size, no other process wrote since: skip the directory
+        # listing and the tail read (a measured 2.6 ms a line otherwise, mostly rename()).
+        self._last: tuple[Path, int, str] | None = None
 
     @classmethod
     def from_settings(cls, settings) -> AuditLog:
@@ -143,26 +150,44 @@ class AuditLog:
 
     def _append(self, record: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / ".lock").open("a") as lock:
+        with self._mutex, (self.directory / ".lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            files = log_files(self.directory)
-            prev = GENESIS
-            if files:
-                last = _last_line(files[-1])
-                if last:
-                    prev = json.loads(last)["hash"]
-            target = self._target(files)
+            target, prev = self._fast_path()
+            if target is None:
+                files = log_files(self.directory)
+                prev = GENESIS
+                if files:
+                    last = _last_line(files[-1])
+                    if last:
+                        prev = json.loads(last)["hash"]
+                target = self._target(files)
             record["prev"] = prev
             record["hash"] = line_hash(record)
             with target.open("a", encoding="utf-8") as f:
                 f.write(_canonical(record).decode() + "\n")
+                size = f.tell()
+            self._last = (target, size, record["hash"])
             head = self._head()
-            anchor = head.get("anchor", GENESIS) if files else GENESIS
-            if self._expired:
+            anchor = head.get("anchor", GENESIS)
+            if self._expired or not head:
                 anchor, self._expired = self._first_prev(), False
             self._write_head(
                 {"hash": record["hash"], "lines": head.get("lines", 0) + 1, "anchor": anchor}
             )
+
+    def _fast_path(self) -> tuple[Path | None, str]:
+        """This process wrote the last line and nobody wrote since: append to the same file."""
+        if self._last is None:
+            return None, GENESIS
+        path, size, last_hash = self._last
+        today = datetime.now(UTC).strftime("%Y%m%d")
+        try:
+            current = path.stat().st_size
+        except OSError:
+            return None, GENESIS
+        if current != size or _file_key(path)[0] != today or size >= self.max_bytes:
+            return None, GENESIS
+        return path, last_hash
 
     def _head(self) -> dict[str, Any]:
         try:
@@ -171,10 +196,14 @@ class AuditLog:
             return {}
 
     def _write_head(self, head: dict[str, Any]) -> None:
-        path = self.directory / "HEAD"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(head))
-        tmp.replace(path)
+        """Overwritten in place, padded to a fixed size: one small write (rename() cost 1.5 ms
+        here). A crash mid-write leaves a HEAD that does not parse: `verify` says so."""
+        data = json.dumps(head).ljust(_HEAD_BYTES).encode()
+        fd = os.open(self.directory / "HEAD", os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, data, 0)
+        finally:
+            os.close(fd)
 
     def _first_prev(self) -> str:
         """The `prev` of the oldest line kept: the chain's anchor once older files expired."""
@@ -228,10 +257,14 @@ class Verification:
 def verify(directory: Path) -> Verification:
     """Walk the chain: each line's hash must match its content and the next line's `prev`."""
     result = Verification()
+    head_path = directory / "HEAD"
     try:
-        head = json.loads((directory / "HEAD").read_text())
-    except (OSError, ValueError):
+        head = json.loads(head_path.read_text())
+    except OSError:
         head = None
+    except ValueError:
+        head = None
+        result.problems.append("HEAD does not parse: the end of the chain cannot be checked")
     prev: str | None = head.get("anchor") if head else None
     for path in log_files(directory):
         result.files += 1

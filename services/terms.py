@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 
 log = logging.getLogger("folio.terms")
 
 MASK = "***"
+RECHECK_S = 1.0  # the file's mtime is looked at no more often than this
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # A regex entry may match this many characters at most for streaming to mask it whole.
 _REGEX_REACH = 64
@@ -51,10 +53,15 @@ class BlockedTerms:
         self._regex: re.Pattern[str] | None = None
         self._reach = 0
         self._lock = threading.Lock()
+        self._checked = 0.0  # monotonic time of the last stat()
 
     def _current(self) -> re.Pattern[str] | None:
         if self.path is None:
             return None
+        now = time.monotonic()
+        if self._regex is not None and now - self._checked < RECHECK_S:
+            return self._regex
+        self._checked = now
         try:
             mtime = self.path.stat().st_mtime
         except OSError:

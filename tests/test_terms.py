@@ -44,7 +44,12 @@ def test_a_bad_regex_line_is_skipped_not_fatal(terms: BlockedTerms) -> None:
     assert terms.blocks("bluebird")
 
 
-def test_an_edit_to_the_file_takes_effect_without_restart(terms: BlockedTerms) -> None:
+def test_an_edit_to_the_file_takes_effect_without_restart(
+    terms: BlockedTerms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.terms
+
+    monkeypatch.setattr(services.terms, "RECHECK_S", 0.0)  # the file is looked at once a second
     assert not terms.blocks("falcon")
     time.sleep(0.01)
     terms.path.write_text(TERMS + "falcon\n", encoding="utf-8")
