@@ -579,17 +579,31 @@ class Index:
         sql += " ORDER BY f.rank LIMIT ?"
         return [(r[0], r[1]) for r in self.db.execute(sql, [*args, k])]
 
-    def absent_terms(self, terms: Iterable[str]) -> list[str]:
-        """The terms (as a question writes them) that occur in no indexed chunk (any
-        collection, any status)."""
+    def absent_terms(
+        self,
+        terms: Iterable[str],
+        collections: Sequence[str] | None = None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """The terms (as a question writes them) that occur in no indexed chunk (any status)
+        of the scope asked: the whole index, some collections, or some documents. Asked within
+        the HR handbook, a product name only the IT manual holds is as unknown as one no manual
+        holds: the answer cannot come from where the asker looks."""
+        scope, scope_args = self._fts_doc_scope(doc_filter(doc_ids))
+        sql = f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?{scope}"
+        if collections:
+            sql = (
+                f"SELECT 1 FROM ({sql}) f JOIN chunks c ON c.rowid = f.rowid"
+                " JOIN documents d ON d.id = c.doc_id"
+                f" WHERE d.collection IN ({','.join('?' * len(collections))})"
+            )
+            scope_args = [*scope_args, *collections]
         out = []
         for term in terms:
             quoted = _phrase(term)
             if not quoted:
                 continue
-            row = self.db.execute(
-                "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (quoted,)
-            ).fetchone()
+            row = self.db.execute(f"{sql} LIMIT 1", (quoted, *scope_args)).fetchone()
             if row is None:
                 out.append(term)
         return out

@@ -86,7 +86,7 @@ def search(
     if expand:
         near = index.chunks_at((p.chunk.doc_id, p.chunk.ord + d) for p in passages for d in (-1, 1))
         passages = [_expand(p, near) for p in passages]
-    unknown = unknown_terms(index, query) if passages else []
+    unknown = unknown_terms(index, query, collections, doc_ids) if passages else []
     relevance = signals.compute(
         query, passages, dense, lexical, exact, unknown, index.vocabulary(), index.chunk_count(),
         embedder_languages(settings),
@@ -137,8 +137,13 @@ def exact_matches(
     return sorted(found, key=lambda x: -x[1])
 
 
-def unknown_terms(index: Index, query: str) -> list[str]:
-    """Distinctive words of the question that no manual contains.
+def unknown_terms(
+    index: Index,
+    query: str,
+    collections: Sequence[str] | None = None,
+    doc_ids: Sequence[str] | None = None,
+) -> list[str]:
+    """Distinctive words of the question that no manual in the asked scope contains.
 
     A word that names something (`folio.text.name_terms`: "kerberos", "xlsx", or "Nextcloud" in
     a Chinese question) and appears in no chunk at all is strong evidence that the manuals do
@@ -146,7 +151,13 @@ def unknown_terms(index: Index, query: str) -> list[str]:
     and common words are left out: a paraphrase may use words the manual does not.
     """
     candidates = rare_terms(query)
-    absent = index.absent_terms(candidates) if candidates else []
+    if not candidates:
+        return []
+    absent = index.absent_terms(candidates, collections, doc_ids)
+    if absent and (collections or doc_ids):
+        # Spelt exactly as another scope's manual spells it: a name, not a typo to forgive.
+        nowhere = set(index.absent_terms(absent))
+        return [t for t in absent if t not in nowhere or not _is_typo(t, index)]
     return [t for t in absent if not _is_typo(t, index)]
 
 

@@ -161,3 +161,21 @@ def test_many_or_unknown_ids(env):
     # blanks and repeats do not count; an empty list is no restriction
     assert doc_filter([fan, "", fan]) == [fan] and doc_filter([]) is None
     assert doc_filter([fan] * (MAX_DOC_IDS + 5)) == [fan]
+
+
+def test_a_name_only_another_scope_holds_is_unknown_within_this_one(env):
+    """Asked within the fans, "Brisa" (an air purifier in the kitchen collection) is unknown and
+    the question is refused before the LLM; asked everywhere, it is known."""
+    from retrieval.answerable import answerable
+
+    settings, index, embedder, ids = env
+    question = "How do I clean the Brisa purifier filter?"
+    everywhere = search(index, embedder, settings, question)
+    assert "brisa" not in [t.lower() for t in everywhere.unknown_terms]
+    by_collection = search(index, embedder, settings, question, collections=["fans"])
+    by_document = search(index, embedder, settings, question, doc_ids=[ids["zephyr.pdf"]])
+    for hits in (by_collection, by_document):
+        assert "brisa" in [t.lower() for t in hits.unknown_terms]
+        assert not answerable(hits, settings).answerable
+    kitchen = search(index, embedder, settings, question, doc_ids=[ids["brisa.pdf"]])
+    assert not kitchen.unknown_terms
