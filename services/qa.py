@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from folio.index import TooManyDocuments, doc_filter
 from retrieval.search import search as run_search
 from services.answer import Answer, Answerer, Citation, Event, passage_dict
 from services.audit import Action, AuditLog
@@ -65,6 +66,15 @@ def screen(
         "(an administrator keeps the list of such terms)",
         "blocked_term",
     )
+
+
+def doc_scope(ids: Sequence[str] | None) -> list[str] | None:
+    """The documents to search, or a 422 naming the limit (the request models cap the list
+    too; this holds for any caller, before anything is searched)."""
+    try:
+        return doc_filter(list(ids) if ids is not None else None)
+    except TooManyDocuments as exc:
+        raise ServiceError(422, f"doc_ids: {exc}", "invalid_request") from None
 
 
 def scope(principal: Principal, requested: Sequence[str] | None) -> list[str] | None:

@@ -257,6 +257,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[OpenAIMessage] = Field(min_length=1, max_length=MAX_CHAT_MESSAGES)
     stream: bool = False
     collections: Collections
+    doc_ids: DocIds  # Folio's extension (OpenAI clients send it as an extra body field)
 
     @model_validator(mode="after")
     def _messages_size(self) -> ChatCompletionRequest:

@@ -190,3 +190,31 @@ def test_dify_retrieval_is_limited_and_audited_like_any_api_call(data_dir: Path)
     assert codes == [200, 200, 429]
     line = _audit(data_dir, "search")[-1]
     assert line["via"] == "dify" and line["query"] == body["query"] and line["results"]
+
+
+def test_chat_completions_take_doc_ids_like_the_ask_api(
+    data_dir: Path, engine: ScriptedEngine
+) -> None:
+    def chat(question: str, **extra) -> dict:
+        body = {"model": "folio", "messages": [{"role": "user", "content": question}], **extra}
+        r = client.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["choices"][0]["message"]["content"]
+
+    with _client(data_dir, engine) as client:
+        _wait_engine(client)
+        docs = client.get("/api/v1/documents").json()["documents"]
+        router = next(d["id"] for d in docs if d["file"].startswith("netgate"))
+        scoped = chat("How do I reset the router to factory settings?", doc_ids=[router])
+        everywhere = chat(QUESTION)
+        pump_in_router = chat(QUESTION, doc_ids=[router])
+        too_many = client.post(
+            "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": QUESTION}], "doc_ids": ["x"] * 101},
+        )
+    sources = scoped.split("Sources:")[-1].lower()
+    assert "netgate" in sources and "aquila" not in sources
+    assert "aquila" in everywhere.split("Sources:")[-1].lower()
+    # the pump's valve is named nowhere in the router guide: refused within it
+    assert "Sources:" not in pump_in_router and "not cover" in pump_in_router
+    assert too_many.status_code == 422

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
-from folio.index import TooManyDocuments, doc_filter
 from services import qa
 from services.answer import Event
 from services.auth import Principal
@@ -73,7 +72,7 @@ async def ask(
     events = qa.answer_events(
         rt, principal, question,
         history=[m.model_dump() for m in body.history], collections=body.collections,
-        doc_ids=_doc_ids(body.doc_ids), retrieval_only=body.retrieval_only,
+        doc_ids=qa.doc_scope(body.doc_ids), retrieval_only=body.retrieval_only,
     )  # fmt: skip
     if stream:
         first = await anext(events)  # 403/429 surface as plain HTTP errors, before the stream
@@ -94,15 +93,6 @@ async def ask(
             headers={"Retry-After": "30"},
         )
     return result.body
-
-
-def _doc_ids(ids: list[str] | None) -> list[str] | None:
-    """The documents to search, or a 422 naming the limit (the request model caps the list too;
-    this holds for any caller, before anything is searched)."""
-    try:
-        return doc_filter(ids)
-    except TooManyDocuments as exc:
-        raise ServiceError(422, f"doc_ids: {exc}", "invalid_request") from None
 
 
 async def sse(first: Event, events: AsyncIterator[Event]) -> AsyncIterator[dict]:
@@ -132,7 +122,7 @@ async def search(body: SearchRequest, principal: Principal = PRINCIPAL, rt: Runt
     query = qa.check_question(body.query, rt, what="query")
     return await asyncio.to_thread(
         qa.search, rt, principal, query,
-        k=body.k, collections=body.collections, doc_ids=_doc_ids(body.doc_ids), mode=body.mode,
+        k=body.k, collections=body.collections, doc_ids=qa.doc_scope(body.doc_ids), mode=body.mode,
     )  # fmt: skip
 
 

@@ -86,7 +86,14 @@ async def chat_completions(
     colls = await asyncio.to_thread(
         catalog.chat_collections, rt, principal, model_id, body.collections
     )
-    events = qa.answer_events(rt, principal, question, history=history, collections=colls)
+    events = qa.answer_events(
+        rt,
+        principal,
+        question,
+        history=history,
+        collections=colls,
+        doc_ids=qa.doc_scope(body.doc_ids),
+    )
     cid, created = qa.completion_id(), int(time.time())
     if body.stream:
         first = await anext(events)
