@@ -91,6 +91,7 @@ STREAMS: dict[str, list[dict]] = {
 
 ERRORS: dict[str, tuple[int, dict, dict[str, str]]] = {
     "rate": (429, {"error": {"message": "Too many requests"}}, {"Retry-After": "3"}),
+    "no-model": (404, {"object": "error", "message": "The model `hr` does not exist."}, {}),
     "ctx-vllm": (
         400,
         {
@@ -378,3 +379,24 @@ def test_a_multibyte_character_split_across_writes_arrives_whole(server):
     deltas = asyncio.run(_collect(_client(server, "split-utf8")))
     text = "".join(d.text for d in deltas if d.kind == "content")
     assert text == "按住复位孔 8 秒 [1]。"
+
+
+def test_a_request_can_name_another_model_and_a_missing_one_names_its_setting(
+    server: str,
+) -> None:
+    """A department's model goes in the request; the client's own model stays the default."""
+
+    async def ask(client: LLMClient, model: str | None) -> None:
+        async with client:
+            async for _ in client.stream(MESSAGES, model=model):
+                pass
+
+    asyncio.run(ask(_client(server, "body-model"), "hr-lora"))
+    asyncio.run(ask(_client(server, "body-model"), None))
+    assert [b["model"] for b in Handler.requests["body-model"][-2:]] == ["hr-lora", "m"]
+    for model, setting in (("hr", "FOLIO_DEPARTMENTS_FILE"), (None, "FOLIO_LLM_MODEL")):
+        with pytest.raises(EngineError) as info:
+            asyncio.run(ask(_client(server, "no-model"), model))
+        assert info.value.status == 404
+        assert f"no model {model or 'm'!r}" in info.value.message
+        assert setting in info.value.message
