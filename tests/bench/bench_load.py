@@ -112,18 +112,22 @@ async def asker(client: httpx.AsyncClient, stats: Stats, stop: float) -> None:
                     stats.errors[f"HTTP {r.status_code}"] += 1
                     continue
                 last = None
-                async for line in r.aiter_lines():
-                    if line.startswith("event:"):
-                        last = line[6:].strip()
-                        if last == "error":
-                            stats.errors["error event"] += 1
+                try:
+                    async for line in r.aiter_lines():
+                        if line.startswith("event:"):
+                            last = line[6:].strip()
+                            if last == "error":
+                                stats.errors["error event"] += 1
+                except httpx.HTTPError as exc:  # the stream broke after a 200
+                    stats.errors[f"stream broken: {type(exc).__name__}"] += 1
+                    continue
             if last == "done":
                 stats.ok += 1
                 stats.latencies.append(time.perf_counter() - t)
             else:
                 stats.no_final += 1
-        except httpx.HTTPError as exc:
-            stats.errors[type(exc).__name__] += 1
+        except httpx.HTTPError as exc:  # before any response
+            stats.errors[f"no response: {type(exc).__name__}"] += 1
 
 
 async def uploader(client: httpx.AsyncClient, stats: Stats, stop: float, work: Path) -> None:
@@ -173,7 +177,10 @@ async def run(url: str, pid: int, args, work: Path) -> tuple[Stats, list[tuple[f
     samples: list[tuple[float, int]] = []
     t0 = time.monotonic()
     stop = t0 + args.minutes * 60
-    limits = httpx.Limits(max_connections=args.askers + 10)
+    # idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
+    # server is closing fails before the request is even read (a client-side race, not a
+    # server error; browsers retry those)
+    limits = httpx.Limits(max_connections=args.askers + 10, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, limits=limits) as client:
         await asyncio.gather(
             sample_rss(pid, samples, t0, stop),
