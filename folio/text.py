@@ -360,7 +360,7 @@ _INSTRUCTIONS = re.compile(
     r"|(ignore|disregard|forget)\s+(everything|all)\s+(above|before|you\s+were\s+told|previously)"
     r"|(disregard|ignore)\s+the\s+(above|previous)\s*(,|and|\.)"
     r"|you\s+are\s+now\s+(a|an|the|in|no\s+longer)\b|new\s+instructions\s*:|system\s+prompt"
-    r"|(reply|respond|answer)\s+(only\s+)?(with|exactly)\s*:?\s*[\"'“‘]"
+    r"|(reply|respond|answer)\s+(only\s+)?(with|exactly|with\s+exactly)\s*:?\s*[\"'“‘]"
     r"|\bnote\s+to\s+(the\s+)?(ai|assistants?|llms?|language\s+models?|chatbots?)\b"
     r"|\b(if|when)\s+you\s+are\s+an?\s+(ai|language\s+model|llm|assistant|chatbot)\b"
     r"|\b(ai|llm)\s+(assistants?|models?)\s+(reading|that\s+read|must|should)\b"
@@ -371,7 +371,7 @@ _INSTRUCTIONS = re.compile(
     r"(指令|指示|规则|提示|要求|内容)"
     r"|你现在是|新的指令[:：]|系统提示|(只|仅)(回答|回复|输出)[:：]?\s*[\"'“「‘]"
     r"|(AI|人工智能|智能)\s*助手(请)?(注意|必须|应当|应该|须)"
-    r"|给(AI|人工智能|语言模型|助手|大模型)的(说明|指令|提示)"
+    r"|给(AI|人工智能|语言模型|大模型)?\s*(助手|模型)?的(说明|指令|提示)"
     r"|作为(一个)?(AI|人工智能|语言模型|助手|大模型)[，,]?\s*你(必须|应该|要)",
     re.IGNORECASE,
 )

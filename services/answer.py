@@ -23,7 +23,7 @@ from folio.embedding import Embedder
 from folio.index import Index
 from folio.settings import Settings
 from folio.types import Passage
-from generation.citations import check
+from generation.citations import check, content_words
 from generation.client import LLMClient, LLMError
 from generation.grounded import GroundedGate, evidence, mark_unsupported
 from generation.verified import VerifiedStream
@@ -263,8 +263,15 @@ def finish(answer: Answer, raw: str) -> None:
     answer.text = checked.text
     answer.refused = checked.refused
     answer.invalid_markers = checked.invalid
+    # cited claims no passage supports, and uncited ones that state something (3+ content
+    # words, as `check_sentence` decides): an obeyed injection's "recall ID RX-913" is one
     answer.unsupported = [
-        s.text for s in checked.sentences if not s.supported and s.cited and not checked.refused
+        s.text
+        for s in checked.sentences
+        if not s.supported
+        and s.text.strip()
+        and (s.cited or len(content_words(s.text)) >= 3)
+        and not checked.refused
     ]
     added = {a for s in checked.sentences for a in s.added}
     supported = {c for s in checked.sentences if s.supported for c in s.cited + s.added}

@@ -365,6 +365,14 @@
       if (data.refused) turn.classList.add("refused");
       if (data.mode === "unsupported") turn.classList.add("unsupported");
       answerBox.replaceChildren(...withChips(data.answer, data.citations, data.passages));
+      if (data.mode === "llm" && data.unsupported && data.unsupported.length) {
+        // claims no passage supports (an obeyed injection's among them): listed, not trusted
+        const box = el("div", "unsupported-list");
+        const ul = el("ul");
+        data.unsupported.forEach((s) => ul.append(el("li", "", s)));
+        box.append(el("p", "", t("js.unsupported")), ul);
+        answerBox.append(box);
+      }
       const cited = new Set(data.citations.map((c) => String(c.n)));
       turn.querySelectorAll(".source-list .chip").forEach((c) => c.classList.toggle("cited", cited.has(c.dataset.n)));
     }
