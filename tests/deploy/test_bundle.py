@@ -76,3 +76,32 @@ def test_a_file_not_in_the_sums_is_refused(bundle_copy: Path, docker_spy) -> Non
     assert r.returncode == 1
     assert "not in SHA256SUMS: images/extra.tar" in r.stderr
     assert not log.exists()
+
+
+def test_wheelhouse_installs_folio_and_its_model_with_no_network(tmp_path: Path) -> None:
+    """pip install --no-index from the wheelhouse, then the engine's model from the same wheels,
+    inside a network namespace with only loopback (nothing could be fetched if it tried)."""
+    wheels = BUNDLE / "wheelhouse"
+    if not wheels.is_dir():
+        pytest.skip("no wheelhouse in dist/bundle (make bundle)")
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot create a network namespace (unshare -n)")
+    venv = tmp_path / "venv"
+    subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path),
+        "PIP_CONFIG_FILE": "/dev/null", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels),
+        "HF_HUB_OFFLINE": "1",
+        "FOLIO_ENGINE_DIR": str(tmp_path / "engine"), "FOLIO_DATA_DIR": str(tmp_path / "index"),
+    }  # fmt: skip
+    script = (
+        f"pip install -q --no-index --find-links {wheels} 'folio[engine]' && "
+        "folio engine --install && folio docs --json"
+    )
+    r = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script], env=env, capture_output=True, text=True,
+        timeout=1800, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "engine" / "qwen2.5-coder-1.5b.gguf").stat().st_size > 1_000_000_000
+    assert r.stdout.strip().endswith("[]")
