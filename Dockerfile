@@ -77,9 +77,13 @@ ENV PATH=/opt/folio/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     FOLIO_ENGINE_DIR=/opt/folio-models/engine \
     FOLIO_HOST=0.0.0.0 \
     FOLIO_PORT=8000
+# libgomp1: OpenMP for the llama.cpp engine (deploy/build-base.sh puts it in the Debian base).
 # A passwd entry (minbase has no useradd) and the one writable directory, owned by the user:
 # a new named volume takes this owner. No recursive chown, so no layer holds a second copy.
-RUN echo 'folio:x:10001:10001:Folio:/app/data:/usr/sbin/nologin' >> /etc/passwd \
+RUN (dpkg -s libgomp1 >/dev/null 2>&1 || (apt-get update -qq \
+      && apt-get install -y -qq --no-install-recommends libgomp1 >/dev/null \
+      && rm -rf /var/lib/apt/lists/* /var/cache/apt/*)) \
+ && echo 'folio:x:10001:10001:Folio:/app/data:/usr/sbin/nologin' >> /etc/passwd \
  && echo 'folio:x:10001:' >> /etc/group \
  && mkdir -p /app/data && chown 10001:10001 /app/data
 COPY --from=build /opt/folio /opt/folio

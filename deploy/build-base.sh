@@ -18,9 +18,9 @@ root=$(mktemp -d /var/tmp/folio-base.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 echo "debootstrap bookworm from $mirror into $root" >&2
 # python3 + venv (pip comes from the venv's bundled wheel); no libGL: the image uses headless OpenCV;
-# ca-certificates for TLS to a Chroma or LLM server.
+# ca-certificates for TLS to a Chroma or LLM server; libgomp1 (OpenMP) for the llama.cpp engine.
 debootstrap --variant=minbase \
-  --include=python3,python3-venv,ca-certificates \
+  --include=python3,python3-venv,ca-certificates,libgomp1 \
   bookworm "$root" "$mirror" >&2
 chroot "$root" apt-get clean
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/log/* "$root"/usr/share/doc/* \

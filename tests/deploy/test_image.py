@@ -98,7 +98,8 @@ def test_image_runs_with_no_network_ingests_searches_and_answers(image: str, tmp
         out = json.loads(drive.stdout.strip().splitlines()[-1])
         assert out["job"] == "done", out
         assert out["search"] and out["search"][0]["page"] == 3, out
-        assert out["ask"]["mode"] == "retrieval-only" and out["ask"]["citations"], out
+        assert out["ask"]["mode"] == "retrieval-only" and not out["ask"]["refused"], out
+        assert out["ask"]["passages"][0]["page"] == 3, out
 
         uid = docker("exec", name, "id", "-u").stdout.strip()
         assert uid == "10001"
