@@ -47,6 +47,9 @@ log = logging.getLogger("folio.ingest")
 __all__ = ["DOCUMENT_SUFFIXES", "FileResult", "FileStatus", "Progress", "discover", "ingest_paths"]
 
 EMBED_WINDOW = 256  # chunks per step (ingest.stages): bounds memory, sorts batches by tokens
+# Documents the parser worker extracts ahead of the one being embedded: one keeps it busy
+# while the main process embeds; more would only pile up spool files.
+EXTRACT_AHEAD = 1
 POLL_S = 0.25  # how often the main process looks at the worker's OCR progress while it waits
 
 
@@ -293,8 +296,8 @@ class _Job:
     path: Path
     sha256: str
     size: int
-    future: object
-    spool: Path
+    future: object  # submitted to the worker EXTRACT_AHEAD documents before its turn
+    spool: Path | None
 
 
 def ingest_paths(
@@ -373,10 +376,13 @@ def _ingest_locked(
                 continue
             if extractor is None:
                 extractor = Extractor(settings)
-            future, spool = extractor.submit(path, doc_id_for(collection, sha))
-            jobs.append(_Job(path, sha, size, future, spool))
+            jobs.append(_Job(path, sha, size, None, None))
 
         for n, job in enumerate(jobs):
+            for ahead in jobs[n : n + 1 + EXTRACT_AHEAD]:  # the worker's bounded queue
+                if ahead.future is None:
+                    key = doc_id_for(collection, ahead.sha256)
+                    ahead.future, ahead.spool = extractor.submit(ahead.path, key)
             result = _ingest_one(job, settings, index, embedder, extractor, collection, progress)
             if progress:
                 progress(Progress(job.path.name, files_done=n + 1, files_total=len(jobs)))

@@ -144,3 +144,37 @@ def test_embed_window_keeps_each_chunk_with_its_own_vector(tmp_path) -> None:
     alone = embedder.embed([f"Manual > Sec\n{t}" for t in texts], batch_size=1)
     assert vectors.shape == alone.shape
     assert np.min(np.sum(vectors * alone, axis=1)) > 0.9999
+
+
+def test_the_parser_worker_extracts_only_the_next_document_ahead(tmp_path, monkeypatch) -> None:
+    """While a document is embedded, spool files exist for it and the next one only: the worker
+    works one document ahead, it does not extract the whole batch to disk."""
+    import tempfile
+
+    from ingest.pipeline import ingest_paths
+    from tests.fixtures import make_pdf
+
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    files = [
+        make_pdf(tmp_path / f"manual-{i}.pdf", [f"Manual {i}. Step {s}: check valve V{i}{s}."
+                                                 for s in range(3)])
+        for i in range(5)
+    ]  # fmt: skip
+    settings = Settings(data_dir=tmp_path / "index")
+    index, embedder = open_index(settings)
+    order = [f.name for f in files]
+    seen: list[tuple[int, set[str]]] = []
+
+    def progress(p) -> None:
+        if p.phase == "embedding":
+            spooled = {f.stem for f in spools.rglob("*.jsonl")}
+            seen.append((order.index(p.file), spooled))
+
+    results = ingest_paths(files, settings, index=index, embedder=embedder, progress=progress)
+    assert [r.status for r in results] == ["ingested"] * 5
+    ids = [r.doc_id for r in results]
+    assert {n for n, _ in seen} == set(range(5))
+    for n, spooled in seen:
+        assert spooled <= set(ids[n : n + 2]), (n, spooled)
