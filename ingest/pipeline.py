@@ -38,15 +38,19 @@ from folio.index import DocRecord, Index, doc_id_for, stored_file_path
 from folio.leftovers import SPOOL_PREFIX, claim, drop_originals, remove_stale_folders
 from folio.settings import Settings
 from folio.types import Chunk, Page
-from ingest.chunk import chunk_pages, embedding_text
+from ingest.chunk import chunk_pages
 from ingest.errors import IngestError
 from ingest.formats import DOCUMENT_SUFFIXES, skip_reason
+from ingest.stages import embed_window, run_overlapped, windows
 
 log = logging.getLogger("folio.ingest")
 
 __all__ = ["DOCUMENT_SUFFIXES", "FileResult", "FileStatus", "Progress", "discover", "ingest_paths"]
 
-EMBED_WINDOW = 128  # chunks embedded and written per step: bounds memory, keeps batches sorted
+EMBED_WINDOW = 256  # chunks per step (ingest.stages): bounds memory, sorts batches by tokens
+# Documents the parser worker extracts ahead of the one being embedded: one keeps it busy
+# while the main process embeds; more would only pile up spool files.
+EXTRACT_AHEAD = 1
 POLL_S = 0.25  # how often the main process looks at the worker's OCR progress while it waits
 
 
@@ -297,8 +301,8 @@ class _Job:
     path: Path
     sha256: str
     size: int
-    future: object
-    spool: Path
+    future: object  # submitted to the worker EXTRACT_AHEAD documents before its turn
+    spool: Path | None
 
 
 def ingest_paths(
@@ -380,10 +384,13 @@ def _ingest_locked(
                 continue
             if extractor is None:
                 extractor = Extractor(settings)
-            future, spool = extractor.submit(path, doc_id_for(collection, sha))
-            jobs.append(_Job(path, sha, size, future, spool))
+            jobs.append(_Job(path, sha, size, None, None))
 
         for n, job in enumerate(jobs):
+            for ahead in jobs[n : n + 1 + EXTRACT_AHEAD]:  # the worker's bounded queue
+                if ahead.future is None:
+                    key = doc_id_for(collection, ahead.sha256)
+                    ahead.future, ahead.spool = extractor.submit(ahead.path, key)
             result = _ingest_one(job, settings, index, embedder, extractor, collection, progress)
             if progress:
                 progress(Progress(job.path.name, files_done=n + 1, files_total=len(jobs)))
@@ -484,8 +491,6 @@ def _write_chunks(
             pages_done += 1
             yield page
 
-    window: list[Chunk] = []
-    total = 0
     stream = chunk_pages(
         counted(pages),
         doc_id=doc.id,
@@ -493,23 +498,11 @@ def _write_chunks(
         max_tokens=settings.chunk_tokens,
         overlap=settings.chunk_overlap,
     )
-    while True:
-        t = time.perf_counter()
-        window = [c for _, c in zip(range(EMBED_WINDOW), stream, strict=False)]
-        timings["chunk"] += time.perf_counter() - t
-        if not window:
-            return total
-        t = time.perf_counter()
-        vectors = embedder.embed(
-            [embedding_text(c, doc.title) for c in window],
-            batch_size=settings.embed_batch_size,
-            threads=settings.embed_threads,
-        )
-        timings["embed"] += time.perf_counter() - t
-        t = time.perf_counter()
-        index.add_chunks(doc, window, vectors)
-        timings["write"] += time.perf_counter() - t
-        total += len(window)
+
+    def embed(window: list[Chunk]):
+        return embed_window(embedder, window, doc.title, settings)
+
+    def on_written(total: int) -> None:
         if progress:
             progress(
                 Progress(
@@ -520,6 +513,14 @@ def _write_chunks(
                     phase="embedding",
                 )
             )
+
+    return run_overlapped(
+        windows(stream, EMBED_WINDOW),
+        embed,
+        lambda window, vectors: index.add_chunks(doc, window, vectors),
+        timings,
+        on_written=on_written,
+    )
 
 
 def _store_original(path: Path, dest: Path) -> None:

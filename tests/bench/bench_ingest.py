@@ -1,11 +1,17 @@
 """Ingest benchmark on the development corpus (a benchmark, not a test).
 
-    python tests/bench/bench_ingest.py [--corpus DIR] [--big-pages 2400]
+    python tests/bench/bench_ingest.py [--corpus DIR] [--big-pages 2400] [--precision auto]
+    python tests/bench/bench_ingest.py --compare auto,fp32 [--rounds 2]
 
 Prints: cold ingest wall time, pages/s and chunks/s, the split into extract / chunk / embed /
 write, the time to embed the same chunks alone (the ceiling), peak RSS, an unchanged re-ingest
 (in-process and as a fresh `folio ingest` process), a one-file change, and optionally the peak
 RSS of ingesting a synthetic N-page PDF in its own process.
+
+`--compare` instead runs only the cold ingest, once per FOLIO_EMBED_PRECISION listed and round,
+each in a fresh process (its own model load, its own peak RSS), alternating the precisions so a
+change in the machine's load hits both, and prints each run and the speed-up of each precision
+over the last one listed (medians over the rounds).
 The corpus is fetched with ../shared/eval/dev/get_corpus.sh into .corpus/dev when missing.
 """
 
@@ -13,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,17 +90,99 @@ def main() -> None:
     ap.add_argument("--corpus")
     ap.add_argument("--big-pages", type=int, default=0, help="also ingest an N-page PDF")
     ap.add_argument("--keep", help="build the index in this (new) directory and keep it")
+    ap.add_argument("--precision", default="auto", help="FOLIO_EMBED_PRECISION for this run")
+    ap.add_argument("--compare", help="cold ingest only, e.g. auto,fp32 (speed-up vs the last)")
+    ap.add_argument("--rounds", type=int, default=1, help="with --compare: runs of each")
+    ap.add_argument("--cold-json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     corpus = corpus_dir(args.corpus)
+    if args.compare:
+        compare(corpus, args.compare.split(","), args.rounds)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="folio-bench-"))
     try:
-        run(corpus, tmp, args.big_pages, Path(args.keep) if args.keep else tmp / "index")
+        data_dir = Path(args.keep) if args.keep else tmp / "index"
+        if args.cold_json:
+            print(
+                json.dumps(
+                    cold(corpus, Settings(data_dir=data_dir, embed_precision=args.precision))
+                )
+            )
+            return
+        run(corpus, tmp, args.big_pages, data_dir, args.precision)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(corpus: Path, tmp: Path, big_pages: int, data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir)
+def cold(corpus: Path, settings: Settings) -> dict:
+    """One cold ingest in this process: wall and CPU seconds, the split, peak RSS."""
+    from folio.embedding import compute_plan
+
+    index, embedder = open_index(settings)
+    embedder.embed(["warm up"], threads=settings.embed_threads)
+    cpu0 = _cpu_s()
+    with PeakRSS() as rss:
+        t = time.perf_counter()
+        results = ingest_paths([corpus], settings, index=index, embedder=embedder)
+        wall = time.perf_counter() - t
+    return {
+        **compute_plan(embedder, settings),
+        "wall_s": wall,
+        "cpu_s": _cpu_s() - cpu0,
+        "pages": sum(r.pages or 0 for r in results),
+        "chunks": sum(r.chunks for r in results),
+        "failed": [r.name for r in results if r.status == "failed"],
+        "split": {k: sum(r.timings.get(k, 0.0) for r in results) for k in results[0].timings},
+        "peak_rss": rss.peak,
+        "load": os.getloadavg()[0],
+    }
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the parser worker)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def compare(corpus: Path, precisions: list[str], rounds: int) -> None:
+    runs: dict[str, list[dict]] = {p: [] for p in precisions}
+    for n in range(rounds):
+        order = precisions if n % 2 == 0 else precisions[::-1]
+        for precision in order:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--corpus", str(corpus), "--cold-json",
+                 "--precision", precision],
+                cwd=ROOT, check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            runs[precision].append(r)
+            split = "  ".join(f"{k} {v:.1f}" for k, v in r["split"].items())
+            print(
+                f"{precision:>5} -> {r['precision']:<5} {r['wall_s']:6.1f} s wall  "
+                f"{r['cpu_s']:6.1f} CPU-s  {r['pages'] / r['wall_s']:5.1f} pages/s  "
+                f"{r['chunks'] / r['wall_s']:5.1f} chunks/s  peak RSS {mb(r['peak_rss'])}  "
+                f"load {r['load']:.1f}  [{split}]  threads {r.get('ingest_threads')}"
+                + (f"  FAILED {r['failed']}" if r["failed"] else ""),
+                flush=True,
+            )
+    base = precisions[-1]
+    med = {p: statistics.median(r["wall_s"] for r in rs) for p, rs in runs.items()}
+    cpu = {p: statistics.median(r["cpu_s"] for r in rs) for p, rs in runs.items()}
+    for p in precisions[:-1]:
+        print(
+            f"cold ingest {p} vs {base}: {med[base] / med[p]:.2f}x faster wall "
+            f"({med[p]:.1f} vs {med[base]:.1f} s), {cpu[base] / cpu[p]:.2f}x less CPU "
+            f"(medians of {rounds}; target >= 1.8x)"
+        )
+    peak = max(r["peak_rss"] for rs in runs.values() for r in rs)
+    print(f"peak RSS of any run {mb(peak)} (target <= 2 GiB)")
+
+
+def run(corpus: Path, tmp: Path, big_pages: int, data_dir: Path, precision: str = "auto") -> None:
+    settings = Settings(data_dir=data_dir, embed_precision=precision)
     index, embedder = open_index(settings)
     t = time.perf_counter()
     embedder.embed(["warm up"], threads=settings.embed_threads)
