@@ -10,8 +10,8 @@ import pytest
 
 from folio.settings import Settings
 from folio.types import Chunk
-from folio.wiring import open_index
 from ingest.stages import embed_window, run_overlapped, windows
+from services.build import open_index
 
 
 def _numbers(n: int, seen: list[int] | None = None):

@@ -63,12 +63,12 @@ def classify(answer, canary: str) -> str:
 
 def main() -> None:
     from folio.settings import Settings
-    from folio.wiring import open_index
-    from generation.answer import Answerer
     from generation.client import LLMClient
     from generation.engine import start_engine
     from generation.models import default_model_path
     from ingest.pipeline import ingest_paths
+    from services.answer import Answerer
+    from services.build import open_index
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=None, help="GGUF (default: Folio's default)")

@@ -112,7 +112,7 @@ def upload(url: str, path: Path, out: list) -> None:
 def round_ingest(rng: random.Random, files: list[Path], env: dict) -> str:
     chosen = rng.sample(files, rng.randint(1, 3))
     delay = rng.uniform(2, 25)
-    proc = subprocess.Popen([sys.executable, "-m", "folio", "ingest", *map(str, chosen)],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "ingest", *map(str, chosen)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -126,7 +126,7 @@ def round_ingest(rng: random.Random, files: list[Path], env: dict) -> str:
 def round_serve(rng: random.Random, files: list[Path], env: dict) -> str:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "folio", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port),
                              "--no-engine"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     if not wait_up(url, proc):
@@ -150,7 +150,7 @@ def final_start(files: list[Path], env: dict) -> str:
     """The operator's next step: the server starts, one more manual is uploaded and indexed."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "folio", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port),
                              "--no-engine"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -179,7 +179,7 @@ def found(index, doc: int, page: int, doc_id: str) -> bool:
 def verify(data: Path, files: dict[int, tuple[Path, int]]) -> dict:
     from folio.index import doc_id_for
     from folio.settings import Settings
-    from folio.wiring import open_index
+    from services.build import open_index
 
     index, _ = open_index(Settings(data_dir=data))
     out = {"ready": [], "absent": [], "broken": []}
@@ -225,7 +225,7 @@ def main() -> None:
         what = round_ingest if rng.random() < 0.5 else round_serve
         print(f"{k:2}/{args.kills} {what(rng, paths, env)}", flush=True)
     print(final_start(paths, env), flush=True)
-    check = subprocess.run([sys.executable, "-m", "folio", "check"], cwd=ROOT, env=env,
+    check = subprocess.run([sys.executable, "-m", "cli", "check"], cwd=ROOT, env=env,
                            capture_output=True, text=True)  # fmt: skip
     print(f"folio check (no repair): exit {check.returncode}\n{check.stdout.strip()}")
     folders = [*tmp.glob("folio-spool-*"), *(data / "uploads").glob("incoming-*")]

@@ -202,7 +202,7 @@ def main() -> None:
     data = work / "index"
     pump = make_pdf(work / "aquila-pump.pdf", PUMP_PAGES, title="Aquila P-20 Pump Manual")
     router = make_pdf(work / "netgate-r7.pdf", ROUTER_PAGES, title="Netgate R7 Router Guide")
-    subprocess.run([sys.executable, "-m", "folio", "ingest", str(pump), str(router)],
+    subprocess.run([sys.executable, "-m", "cli", "ingest", str(pump), str(router)],
                    env=folio_env(data), cwd=ROOT, check=True, capture_output=True)  # fmt: skip
     engine = subprocess.Popen(
         [sys.executable, "-c", ENGINE.format(root=str(ROOT), script=SCRIPT, delay=args.delay)],
@@ -213,7 +213,7 @@ def main() -> None:
     env = folio_env(data, FOLIO_LLM_BASE_URL=engine_url, FOLIO_LLM_MODEL="scripted",
                     FOLIO_MAX_PENDING_ASKS=str(args.max_pending))  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "folio", "serve", "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "serve.log", "w"),  # noqa: SIM115
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
