@@ -18,6 +18,7 @@ from pathlib import Path
 
 from folio.index import Index
 from folio.leftovers import stale_folders
+from folio.types import DocStatus
 
 
 @dataclass
@@ -55,7 +56,8 @@ def check(
     db = index.db
     report = Report()
     ready = {r[0]: r for r in db.execute(
-        "SELECT id, name, chunks, stored_file FROM documents WHERE status='ready'")}  # fmt: skip
+        "SELECT id, name, chunks, stored_file FROM documents WHERE status=?", (DocStatus.READY,)
+    )}  # fmt: skip
     report.documents = len(ready)
     chunk_rows = db.execute("SELECT id, doc_id, rowid FROM chunks").fetchall()
     report.chunks = sum(1 for r in chunk_rows if r[1] in ready)

@@ -29,7 +29,9 @@ from folio.text import (
     query_terms,
     unique,
 )
-from folio.types import Chunk, chunk_doc_id
+from folio.types import Chunk, DocStatus, chunk_doc_id
+
+READY, PENDING, FAILED = DocStatus.READY.value, DocStatus.PENDING.value, DocStatus.FAILED.value
 
 log = logging.getLogger("folio.index")
 
@@ -338,7 +340,7 @@ class Index:
 
     def ready_by_sha(self, collection: str, sha256: str) -> DocRecord | None:
         row = self.db.execute(
-            "SELECT * FROM documents WHERE collection=? AND sha256=? AND status='ready'",
+            f"SELECT * FROM documents WHERE collection=? AND sha256=? AND status='{READY}'",
             (collection, sha256),
         ).fetchone()
         return _doc(row) if row else None
@@ -346,13 +348,13 @@ class Index:
     def stats(self) -> dict:
         row = self.db.execute(
             "SELECT COUNT(*) AS docs, COALESCE(SUM(chunks),0) AS chunks, "
-            "COALESCE(SUM(pages),0) AS pages FROM documents WHERE status='ready'"
+            f"COALESCE(SUM(pages),0) AS pages FROM documents WHERE status='{READY}'"
         ).fetchone()
         return dict(row)
 
     def collections(self) -> list[str]:
         rows = self.db.execute(
-            "SELECT DISTINCT collection FROM documents WHERE status='ready' ORDER BY 1"
+            f"SELECT DISTINCT collection FROM documents WHERE status='{READY}' ORDER BY 1"
         )
         return [r[0] for r in rows]
 
@@ -362,7 +364,7 @@ class Index:
         """Register a pending version; leftovers of an interrupted attempt are cleared first."""
         self._clear_version(doc.id)
         now = time.time()
-        doc.status, doc.created_at, doc.updated_at = "pending", now, now
+        doc.status, doc.created_at, doc.updated_at = DocStatus.PENDING, now, now
         with self._tx():
             self.db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
             self._insert_doc(doc)
@@ -411,13 +413,18 @@ class Index:
         old = [r["id"] for r in rows]
         with self._tx():
             self.db.execute(
-                "UPDATE documents SET status='ready', error=NULL, pages=?, empty_pages=?,"
+                f"UPDATE documents SET status='{READY}', error=NULL, pages=?, empty_pages=?,"
                 " chunks=?, updated_at=? WHERE id=?",
                 (pages, empty_pages, chunks, time.time(), doc.id),
             )
             for old_id in old:
                 self._delete_rows(old_id)
-        doc.status, doc.pages, doc.empty_pages, doc.chunks = "ready", pages, empty_pages, chunks
+        doc.status, doc.pages, doc.empty_pages, doc.chunks = (
+            DocStatus.READY,
+            pages,
+            empty_pages,
+            chunks,
+        )
         self.purge_vectors()
         return [r["stored_file"] for r in rows if r["stored_file"]]
 
@@ -430,7 +437,7 @@ class Index:
                 doc.status, doc.error, doc.updated_at = "failed", error, time.time()
                 doc.created_at = doc.created_at or doc.updated_at
                 self.db.execute(
-                    "DELETE FROM documents WHERE collection=? AND name=? AND status='failed'",
+                    f"DELETE FROM documents WHERE collection=? AND name=? AND status='{FAILED}'",
                     (doc.collection, doc.name),
                 )
                 self._insert_doc(doc)
@@ -463,7 +470,9 @@ class Index:
 
     def recover(self) -> list[str]:
         """Clear what interrupted ingests left behind (pending rows and their vectors)."""
-        pending = [r[0] for r in self.db.execute("SELECT id FROM documents WHERE status='pending'")]
+        pending = [
+            r[0] for r in self.db.execute(f"SELECT id FROM documents WHERE status='{PENDING}'")
+        ]
         for doc_id in pending:
             self._clear_version(doc_id)
             self.db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
@@ -536,7 +545,7 @@ class Index:
         )
         sql = (
             f"SELECT c.id, f.s FROM ({inner}) f JOIN chunks c ON c.rowid = f.rowid"
-            " JOIN documents d ON d.id = c.doc_id WHERE d.status = 'ready'"
+            f" JOIN documents d ON d.id = c.doc_id WHERE d.status = '{READY}'"
         )
         args: list = [match, *scope_args]
         if collections:
@@ -570,7 +579,7 @@ class Index:
         sql = (
             "SELECT c.id, c.text FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?"
             f"{scope} ORDER BY rank LIMIT ?) f JOIN chunks c ON c.rowid = f.rowid"
-            " JOIN documents d ON d.id = c.doc_id WHERE d.status = 'ready'"
+            f" JOIN documents d ON d.id = c.doc_id WHERE d.status = '{READY}'"
         )
         args: list = [match, *scope_args, 4 * k]
         if collections:
@@ -704,7 +713,8 @@ class Index:
         if not ids:
             return set()
         rows = self.db.execute(
-            f"SELECT id FROM documents WHERE status='ready' AND id IN ({','.join('?' * len(ids))})",
+            f"SELECT id FROM documents WHERE status='{READY}'"
+            f" AND id IN ({','.join('?' * len(ids))})",
             list(ids),
         )
         return {r[0] for r in rows}

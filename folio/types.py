@@ -7,6 +7,16 @@ without setup.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class DocStatus(StrEnum):
+    """A document's state in the registry: written `pending`, made `ready` (searchable) in the
+    same transaction as its last chunk, `failed` when its ingest could not finish."""
+
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from folio.embedding import Embedder
 from folio.index import DocRecord, Index, doc_id_for, stored_file_path
 from folio.leftovers import SPOOL_PREFIX, claim, drop_originals, remove_stale_folders
 from folio.settings import Settings
-from folio.types import Chunk, Page
+from folio.types import Chunk, DocStatus, Page
 from ingest.chunk import chunk_pages
 from ingest.errors import IngestError
 from ingest.formats import DOCUMENT_SUFFIXES, skip_reason
@@ -426,7 +426,7 @@ def _ingest_one(
         collection=collection,
         name=path.name,
         sha256=job.sha256,
-        status="pending",
+        status=DocStatus.PENDING,
         source=str(path.resolve()),
         size=job.size,
     )

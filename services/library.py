@@ -21,7 +21,7 @@ from folio.leftovers import drop_originals
 from folio.lock import writer
 from folio.settings import Settings
 from folio.text import instruction_like
-from folio.types import Chunk, locator
+from folio.types import Chunk, DocStatus, locator
 from ingest.formats import served_types
 from ingest.pipeline import FileResult, ingest_paths
 from retrieval.search import expanded_text, neighbour_keys
@@ -151,7 +151,7 @@ class Library:
         if found is None:
             return None
         chunk, doc = found
-        if doc.status != "ready" or not principal.may_see(doc.collection):
+        if doc.status != DocStatus.READY or not principal.may_see(doc.collection):
             return None
         return PassageView(chunk, doc, expand(index, chunk))
 

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from folio.index import DocRecord
+from folio.types import DocStatus
 from services.auth import Principal
 from services.errors import ServiceError
 from services.jobs import Job, QueueFull
@@ -105,7 +106,7 @@ def reindex(rt: Runtime, principal: Principal, doc: DocRecord) -> Job:
     if copy is None:
         job_dir.rmdir()
         raise ServiceError(
-            409 if doc.status == "ready" else 404,
+            409 if doc.status == DocStatus.READY else 404,
             f"the original of {doc.name} is not stored, so it cannot be re-indexed; "
             "upload the file again",
             "no_original",
@@ -133,7 +134,9 @@ def document_out(doc: DocRecord) -> dict[str, Any]:
         "error": doc.error,
         "created_at": doc.created_at or 0.0,
         "updated_at": doc.updated_at or 0.0,
-        "url": file_url(doc.id, None) if doc.stored_file and doc.status == "ready" else None,
+        "url": file_url(doc.id, None)
+        if doc.stored_file and doc.status == DocStatus.READY
+        else None,
     }
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from folio.index import MAX_DOC_IDS
+from folio.types import DocStatus
 from services.audit import Action
 from services.auth import SESSION_COOKIE, Principal, check_login
 from services.errors import ServiceError
@@ -112,7 +113,8 @@ def _picker_context(
 ) -> dict[str, Any]:
     """The manual picker's list: the ready manuals the caller may ask (of one collection, or
     all), the chosen ones first and checked."""
-    docs = [d for d in rt.library.documents(principal, collection or None) if d.status == "ready"]
+    docs = rt.library.documents(principal, collection or None)
+    docs = [d for d in docs if d.status == DocStatus.READY]
     picked = set(chosen)
     docs.sort(key=lambda d: d.id not in picked)  # stable: library order otherwise
     return {"manuals": docs, "chosen": picked, "picker_collection": collection or ""}
