@@ -180,7 +180,11 @@ async def run(url: str, pid: int, args, work: Path) -> tuple[Stats, list[tuple[f
     # idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
     # server is closing fails before the request is even read (a client-side race, not a
     # server error; browsers retry those)
-    limits = httpx.Limits(max_connections=args.askers + 10, keepalive_expiry=2.0)
+    limits = httpx.Limits(
+        max_connections=args.askers + 10,
+        keepalive_expiry=2.0,
+        max_keepalive_connections=0 if args.no_keepalive else None,
+    )
     async with httpx.AsyncClient(base_url=url, limits=limits) as client:
         await asyncio.gather(
             sample_rss(pid, samples, t0, stop),
@@ -196,6 +200,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--max-pending", type=int, default=8, help="FOLIO_MAX_PENDING_ASKS")
     ap.add_argument("--delay", type=float, default=0.1, help="engine pause between pieces (s)")
+    ap.add_argument("--no-keepalive", action="store_true", help="a new connection per request")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="folio-load-"))
