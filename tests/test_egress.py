@@ -86,8 +86,10 @@ def test_folio_connects_to_nothing_but_loopback(tmp_path: Path) -> None:
     # "unsupported" is an LLM answer the grounding check would not vouch for: the engine was
     # reached, which is what this test is about.
     assert steps["ask"]["mode"] in (("llm", "unsupported") if model else ("retrieval-only",)), steps
-    for name in ("cli-ingest", "cli-search", "cli-ask"):
+    for name in ("cli-ingest", "cli-search"):
         assert steps[name]["rc"] == 0, (name, steps[name])
+    # 4: the engine answered but no sentence was supported (the tiny test model writes nonsense)
+    assert steps["cli-ask"]["rc"] in ((0, 4) if model else (0,)), steps["cli-ask"]
 
     logs = sorted(out.glob("strace-*.log"))
     assert {p.stem for p in logs} == {
