@@ -212,7 +212,8 @@ def describe_plan(plan: dict[str, object]) -> str:
     if plan.get("precision_note"):
         line += f" ({plan['precision_note']})"
     if "ingest_threads" in plan:
-        line += f", {plan['ingest_threads']} threads to ingest, {plan['query_threads']} per query"
+        n = plan["ingest_threads"]
+        line += f", {n} thread{'s' * (n != 1)} to ingest, {plan['query_threads']} per query"
     return line
 
 

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,20 +226,59 @@ def _phrase(term: str) -> str:
     return _quote(index_terms(term))
 
 
-def fts_query(text: str) -> str | None:
+# BM25 at scale: a question's everyday words ("set", "page", "manual") occur in a large share of
+# the chunks, and FTS5 scores every row an OR query matches: at 100k chunks (the dev corpus
+# cycled) a dev question matched a median 26,500 rows and took 31 ms of CPU. Terms in more than
+# COMMON_SHARE of the chunks add little (IDF under log 19 = 2.9, against 6-8 for a rare word)
+# and are left out unless they are among the KEEP_RAREST rarest of the question: 5,900 rows,
+# 8.7 ms, and the same page-hit on dev and zh-dev (docs/ARCHITECTURE.md, "Speed").
+COMMON_SHARE = 0.05
+KEEP_RAREST = 3
+QUOTE_PHRASES = 6  # phrases asked for exact-quote candidates (Index.phrase_matches)
+
+
+def fts_query(text: str, doc_freq: Mapping[str, int] | None = None, chunks: int = 0) -> str | None:
     """An FTS5 OR query over the question's content words, quoted so no syntax leaks in: Latin
-    words (and compounds, as phrases of their parts) whole, Chinese words by their bigrams."""
-    terms: list[str] = []
+    words (and compounds, as phrases of their parts) whole, Chinese words by their bigrams.
+    Given the index's document frequencies and chunk count, common terms are left out
+    (COMMON_SHARE, KEEP_RAREST)."""
+    phrases: list[list[str]] = []
     for word in query_terms(text):
         analysed = index_terms(word)
         if is_han(word):
-            terms.extend(_quote([t]) for t in analysed)
+            phrases.extend([t] for t in analysed)
         else:
-            terms.append(_quote(analysed))
+            phrases.append(analysed)
             if len(analysed) > 1:  # an identifier: also as its whole token, a rare one
-                terms.append(_quote(analysed[-1:]))
-    terms = unique(t for t in terms if t)
+                phrases.append(analysed[-1:])
+    if doc_freq is not None and chunks:
+        phrases = _without_common(phrases, doc_freq, chunks)
+    terms = unique(t for t in (_quote(p) for p in phrases) if t)
     return " OR ".join(terms) if terms else None
+
+
+def _without_common(
+    phrases: list[list[str]], doc_freq: Mapping[str, int], chunks: int
+) -> list[list[str]]:
+    """The phrases whose rarest term is in at most COMMON_SHARE of the chunks, and the
+    KEEP_RAREST rarest phrases whatever their share (a question of everyday words only)."""
+    df = _phrase_freqs(phrases, doc_freq)
+    rarest = set(sorted(range(len(phrases)), key=df.__getitem__)[:KEEP_RAREST])
+    return [p for i, p in enumerate(phrases) if df[i] <= COMMON_SHARE * chunks or i in rarest]
+
+
+def rarest_phrases(
+    phrases: list[list[str]], doc_freq: Mapping[str, int], n: int
+) -> list[list[str]]:
+    """The `n` phrases found in the fewest chunks, in their order (a phrase is at most as
+    frequent as its rarest term)."""
+    df = _phrase_freqs(phrases, doc_freq)
+    keep = set(sorted(range(len(phrases)), key=df.__getitem__)[:n])
+    return [p for i, p in enumerate(phrases) if i in keep]
+
+
+def _phrase_freqs(phrases: list[list[str]], doc_freq: Mapping[str, int]) -> list[int]:
+    return [min((doc_freq.get(t, 0) for t in p), default=0) for p in phrases]
 
 
 class Index:
@@ -533,7 +572,7 @@ class Index:
         documents' matches are ranked at all: a small manual's best chunk is found however many
         chunks of other manuals rank above it.
         """
-        match = fts_query(query)
+        match = fts_query(query, self.vocabulary(), self.chunk_count())
         if not match:
             return []
         rank = "bm25(chunks_fts, 1.0, 0.6, 0.3)"
@@ -571,8 +610,14 @@ class Index:
     ) -> list[tuple[str, str]]:
         """(chunk id, chunk text) of the ready chunks holding the most of these phrases (runs of
         index terms), best BM25 first: the candidates for "the query quotes this chunk". A
-        document filter applies inside the FTS query, as in `bm25`."""
-        match = " OR ".join(q for q in (_quote(p.split()) for p in phrases) if q)
+        document filter applies inside the FTS query, as in `bm25`.
+
+        Only the QUOTE_PHRASES rarest phrases are asked: FTS5's bm25() counts every phrase's
+        rows over the whole index before it ranks, so a 20-phrase question cost a median 11 ms
+        (p95 46 ms) of CPU at 100k chunks, against 1.3 ms (12 ms) for the 6 rarest. A chunk the
+        question quotes holds all of its phrases, the rarest included."""
+        picked = rarest_phrases([p.split() for p in phrases], self.vocabulary(), QUOTE_PHRASES)
+        match = " OR ".join(q for q in (_quote(p) for p in picked) if q)
         if not match:
             return []
         scope, scope_args = self._fts_doc_scope(doc_filter(doc_ids))
