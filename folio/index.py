@@ -572,7 +572,11 @@ class Index:
         documents' matches are ranked at all: a small manual's best chunk is found however many
         chunks of other manuals rank above it.
         """
-        match = fts_query(query, self.vocabulary(), self.chunk_count())
+        # Within chosen documents the global frequencies would drop the very words that matter
+        # there ("filter" is common in the kitchen manuals, rare in the fan's), and the scope
+        # is small: nothing to prune.
+        prune = () if doc_ids else (self.vocabulary(), self.chunk_count())
+        match = fts_query(query, *prune)
         if not match:
             return []
         rank = "bm25(chunks_fts, 1.0, 0.6, 0.3)"
