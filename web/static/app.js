@@ -371,7 +371,7 @@
         const ul = el("ul");
         data.unsupported.forEach((s) => ul.append(el("li", "", s)));
         box.append(el("p", "", t("js.unsupported")), ul);
-        answerBox.append(box);
+        answerBox.after(box); // beside the answer, not in it: the answer's text stays the answer
       }
       const cited = new Set(data.citations.map((c) => String(c.n)));
       turn.querySelectorAll(".source-list .chip").forEach((c) => c.classList.toggle("cited", cited.has(c.dataset.n)));
