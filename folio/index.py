@@ -231,7 +231,7 @@ def _phrase(term: str) -> str:
 # cycled) a dev question matched a median 26,500 rows and took 31 ms of CPU. Terms in more than
 # COMMON_SHARE of the chunks add little (IDF under log 19 = 2.9, against 6-8 for a rare word)
 # and are left out unless they are among the KEEP_RAREST rarest of the question: 5,900 rows,
-# 8.7 ms, and the same page-hit on dev and zh-dev (docs/ARCHITECTURE.md, "Speed").
+# 8.7 ms, and the same page-hit on dev (docs/ARCHITECTURE.md, "Speed"). Latin terms only.
 COMMON_SHARE = 0.05
 KEEP_RAREST = 3
 QUOTE_PHRASES = 6  # phrases asked for exact-quote candidates (Index.phrase_matches)
@@ -240,20 +240,24 @@ QUOTE_PHRASES = 6  # phrases asked for exact-quote candidates (Index.phrase_matc
 def fts_query(text: str, doc_freq: Mapping[str, int] | None = None, chunks: int = 0) -> str | None:
     """An FTS5 OR query over the question's content words, quoted so no syntax leaks in: Latin
     words (and compounds, as phrases of their parts) whole, Chinese words by their bigrams.
-    Given the index's document frequencies and chunk count, common terms are left out
-    (COMMON_SHARE, KEEP_RAREST)."""
-    phrases: list[list[str]] = []
+    Given the index's document frequencies and chunk count, the common terms of a question
+    without Chinese are left out (COMMON_SHARE, KEEP_RAREST). A Chinese question keeps every
+    term: a bigram is mostly the word itself, and leaving out the common ones (安装, 系统) cost
+    zh-dev page-hit@1 0.714 -> 0.619; its Latin words are names ("debian/rules", "Makefile"),
+    and leaving out the common ones moved one answer from 5th to 6th place."""
+    latin: list[list[str]] = []
+    han: list[list[str]] = []
     for word in query_terms(text):
         analysed = index_terms(word)
         if is_han(word):
-            phrases.extend([t] for t in analysed)
+            han.extend([t] for t in analysed)
         else:
-            phrases.append(analysed)
+            latin.append(analysed)
             if len(analysed) > 1:  # an identifier: also as its whole token, a rare one
-                phrases.append(analysed[-1:])
-    if doc_freq is not None and chunks:
-        phrases = _without_common(phrases, doc_freq, chunks)
-    terms = unique(t for t in (_quote(p) for p in phrases) if t)
+                latin.append(analysed[-1:])
+    if doc_freq is not None and chunks and not han:
+        latin = _without_common(latin, doc_freq, chunks)
+    terms = unique(t for t in (_quote(p) for p in [*latin, *han]) if t)
     return " OR ".join(terms) if terms else None
 
 
@@ -571,14 +575,28 @@ class Index:
         filter goes inside the FTS query (`rowid IN` the documents' chunks), so only those
         documents' matches are ranked at all: a small manual's best chunk is found however many
         chunks of other manuals rank above it.
+
+        The query leaves the library's common terms out (`fts_query`, COMMON_SHARE); when that
+        finds fewer than k chunks (in a filtered search, the chosen manual may hold only a
+        common word of the question) the whole query is asked.
         """
         # Within chosen documents the global frequencies would drop the very words that matter
         # there ("filter" is common in the kitchen manuals, rare in the fan's), and the scope
         # is small: nothing to prune.
-        prune = () if doc_ids else (self.vocabulary(), self.chunk_count())
-        match = fts_query(query, *prune)
-        if not match:
-            return []
+        whole = fts_query(query)
+        pruned = whole if doc_ids else fts_query(query, self.vocabulary(), self.chunk_count())
+        rows = self._bm25(pruned, k, collections, doc_ids) if pruned else []
+        if whole and whole != pruned and len(rows) < k:
+            rows = self._bm25(whole, k, collections, doc_ids)
+        return rows
+
+    def _bm25(
+        self,
+        match: str,
+        k: int,
+        collections: Sequence[str] | None,
+        doc_ids: Sequence[str] | None,
+    ) -> list[tuple[str, float]]:
         rank = "bm25(chunks_fts, 1.0, 0.6, 0.3)"
         fetch = max(5 * k, 200)
         scope, scope_args = self._fts_doc_scope(doc_filter(doc_ids))
