@@ -78,14 +78,16 @@ def test_streamed_answer_over_the_wire(server: LiveServer) -> None:
         events = parse_sse(r.iter_lines())
     kinds = [e for e, _ in events]
     assert kinds[0] == "passages", kinds
-    assert kinds.count("token") >= 2 and kinds[-1] == "done"
+    # one piece or more: held until the first supported sentence ends (generation/grounded.py)
+    assert kinds.count("token") >= 1 and kinds[-1] == "done"
     assert kinds.index("token") > 0  # passages come before the first token
     passages = json.loads(events[0][1])
     assert passages[0]["page"] == 2 and passages[0]["doc"] == "aquila-pump.pdf"
     done = json.loads(events[-1][1])
-    assert done["mode"] == "llm" and done["engine_failed"] is False
+    # "unsupported": the tiny test model's answer that no cited passage backs; still the LLM's
+    assert done["mode"] in ("llm", "unsupported") and done["engine_failed"] is False
     tokens = "".join(json.loads(d) for e, d in events if e == "token")
-    assert tokens.strip()
+    assert tokens.strip() and tokens == done["answer"]
     assert done["usage"]["completion_tokens"] > 0
     assert done["timings"]["first_token_ms"] >= done["timings"]["retrieval_ms"] > 0
     page = httpx.get(server.url + "/ui/status").text
@@ -98,7 +100,8 @@ def test_openai_chat_with_engine(server: LiveServer) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["choices"][0]["message"]["content"]
-    assert isinstance(body["citations"], list) and body["folio"]["mode"] == "llm"
+    assert isinstance(body["citations"], list)
+    assert body["folio"]["mode"] in ("llm", "unsupported")
     assert body["usage"]["completion_tokens"] > 0
     with httpx.stream(
         "POST",
@@ -109,7 +112,8 @@ def test_openai_chat_with_engine(server: LiveServer) -> None:
         data = [d for _, d in parse_sse(s.iter_lines())]
     assert data[-1] == "[DONE]"
     chunks = [json.loads(d) for d in data[:-1]]
-    assert sum(1 for c in chunks if c["choices"][0]["delta"].get("content")) >= 2
+    # held until grounded (or whole, after the notice, when it never is): one delta or more
+    assert sum(1 for c in chunks if c["choices"][0]["delta"].get("content")) >= 1
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
