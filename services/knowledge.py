@@ -25,6 +25,7 @@ import numpy as np
 
 from retrieval.search import Hits
 from retrieval.search import search as run_search
+from services.answer import passage_dict
 from services.errors import ServiceError
 from services.qa import file_url
 from services.runtime import Runtime
@@ -36,6 +37,9 @@ STRING_OPS = {"contains", "not contains", "start with", "end with", "is", "is no
 NUMBER_OPS = {"=": "=", "≠": "≠", "!=": "≠", ">": ">", "<": "<", "≥": "≥", ">=": "≥",
               "≤": "≤", "<=": "≤"}  # fmt: skip
 DATE_OPS = {"before", "after"}
+
+# What a Dify record says of its passage: the passage fields every Folio API returns.
+METADATA_KEYS = ("doc", "doc_id", "title", "collection", "page", "page_label", "locator", "section")
 
 
 @dataclass(frozen=True)
@@ -139,17 +143,9 @@ def retrieve(
         score = round(scores.get(p.chunk.id, 0.0), 4)
         if score < threshold:
             continue
-        metadata = {
-            "doc": p.doc_name,
-            "doc_id": p.chunk.doc_id,
-            "title": p.title,
-            "collection": p.collection,
-            "page": p.page,
-            "page_label": p.page_label,
-            "locator": p.locator(),
-            "section": p.chunk.section,
-            "url": base_url.rstrip("/") + file_url(p.chunk.doc_id, p.page),
-        }
+        shown = passage_dict(p)
+        metadata = {k: shown[k] for k in METADATA_KEYS}
+        metadata["url"] = base_url.rstrip("/") + file_url(p.chunk.doc_id, p.page)
         if not matches(metadata, conditions, logic):
             continue
         records.append({"content": p.body, "score": score, "title": p.title, "metadata": metadata})

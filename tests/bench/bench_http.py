@@ -74,8 +74,9 @@ def questions(limit: int = 200) -> list[str]:
     return qs
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "FOLIO_AUTH": "false"}
+def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`folio serve --no-engine` on the index, auth off unless `env` says otherwise."""
+    env = {**os.environ, "FOLIO_AUTH": "false", **(env or {})}
     env.pop("FOLIO_LLM_BASE_URL", None)
     cmd = [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--no-engine"], cwd=ROOT, env=env)

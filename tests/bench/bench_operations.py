@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -28,27 +27,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.bench_http import generated_pages, load, questions  # noqa: E402
+from tests.bench.bench_http import (  # noqa: E402
+    generated_pages,
+    load,
+    questions,
+    start_server,
+)
 from tests.fixtures import make_pdf  # noqa: E402
-
-
-def serve(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
-    full = {**os.environ, **env}
-    full.pop("FOLIO_LLM_BASE_URL", None)
-    cmd = [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--port", str(port)]
-    proc = subprocess.Popen([*cmd, "--no-engine"], cwd=ROOT, env=full)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -57,7 +42,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def throughput(data_dir: Path, port: int, env: dict, clients: int, duration: float) -> float:
-    proc = serve(data_dir, port, env)
+    proc = start_server(data_dir, port, env)
     try:
         base = f"http://127.0.0.1:{port}"
         qs = questions()
@@ -143,7 +128,9 @@ def main() -> int:
              "--name", f"bench-{int(time.time())}", "--rpm", "60"],
             cwd=ROOT, check=True, capture_output=True, text=True,
         ).stdout.strip()  # fmt: skip
-        proc = serve(data_dir, args.port, {"FOLIO_AUTH": "true", "FOLIO_AUDIT_DIR": str(audit_dir)})
+        proc = start_server(
+            data_dir, args.port, {"FOLIO_AUTH": "true", "FOLIO_AUDIT_DIR": str(audit_dir)}
+        )
         try:
             print(f"limits: {args.clients} clients on one key (60/minute) for "
                   f"{args.limit_seconds:.0f} s …")  # fmt: skip
