@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from folio.doc_vectors import MAX_SCOPE, DocMatrix, DocVectors, nearest
 from folio.settings import Settings
 from folio.text import (
     detect_language,
@@ -290,9 +291,15 @@ class Index:
     mismatched index is refused before anything is written or searched."""
 
     def __init__(
-        self, settings: Settings, *, model_name: str, dim: Callable[[], int] | None = None
+        self,
+        settings: Settings,
+        *,
+        model_name: str,
+        dim: Callable[[], int] | None = None,
+        doc_vectors: DocVectors | None = None,
     ) -> None:
         self.settings = settings
+        self.doc_vectors = doc_vectors or DocVectors()
         self.model_name = model_name
         self._dim = dim
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -532,9 +539,18 @@ class Index:
         doc_ids: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the nearest ready chunks, of these collections and
-        documents only: the filters are Chroma's `where`, so the k nearest are the k nearest
-        inside them, whatever the rest of the library holds."""
-        where = _where(collections, doc_filter(doc_ids))
+        documents only, whatever the rest of the library holds. Within chosen documents the
+        search is exact, over their vectors held in memory (`folio.doc_vectors`); otherwise the
+        filters are Chroma's `where`."""
+        doc_ids = doc_filter(doc_ids)
+        if doc_ids:
+            scope = self._ready_docs(doc_ids, collections)
+            if sum(n for _, _, n in scope) <= MAX_SCOPE:
+                mats = [
+                    self.doc_vectors.get(d, version, self._doc_matrix) for d, version, _ in scope
+                ]
+                return nearest(np.asarray(vector, dtype=np.float32), mats, k)
+        where = _where(collections, doc_ids)
         # Metadata is not fetched: the chunk id names its document, and decoding metadata
         # cost more than the nearest-neighbour search itself.
         res = self.collection.query(
@@ -549,16 +565,45 @@ class Index:
             if doc in ready
         ]
 
+    def _ready_docs(
+        self, doc_ids: Sequence[str], collections: Sequence[str] | None
+    ) -> list[tuple[str, str, int]]:
+        """(id, version, chunks) of the ready documents among these, in these collections."""
+        sql = (
+            f"SELECT id, updated_at, chunks FROM documents WHERE status='{READY}'"
+            f" AND id IN ({','.join('?' * len(doc_ids))})"
+        )
+        args = list(doc_ids)
+        if collections:
+            sql += f" AND collection IN ({','.join('?' * len(collections))})"
+            args += list(collections)
+        return [(r[0], f"{r[1]}:{r[2]}", int(r[2] or 0)) for r in self.db.execute(sql, args)]
+
+    def _doc_matrix(self, doc_id: str) -> DocMatrix:
+        """One document's stored vectors, L2-normalised, fetched from Chroma by chunk id."""
+        wanted = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
+        got = self.vectors(wanted)
+        ids = [cid for cid in wanted if cid in got]
+        if not ids:
+            return DocMatrix([], np.zeros((0, 0), dtype=np.float32))
+        matrix = np.stack([got[cid] for cid in ids])
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return DocMatrix(ids, matrix)
+
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored (L2-normalised) vectors of these chunks: a passage that BM25 alone found
         has no cosine from `dense`, and a client that wants one gets it from these."""
         if not ids:
             return {}
-        res = self.collection.get(ids=list(ids), include=["embeddings"])
-        return {
-            cid: np.asarray(vec, dtype=np.float32)
-            for cid, vec in zip(res["ids"], res["embeddings"], strict=True)
-        }
+        out: dict[str, np.ndarray] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 2000):  # SQLite's variable limit, inside Chroma
+            res = self.collection.get(ids=ids[start : start + 2000], include=["embeddings"])
+            out.update(
+                (cid, np.asarray(vec, dtype=np.float32))
+                for cid, vec in zip(res["ids"], res["embeddings"], strict=True)
+            )
+        return out
 
     def bm25(
         self,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from folio.doc_vectors import DocVectors
 from folio.embedding import TextEmbedder, open_embedder
 from folio.index import Index
 from folio.settings import Settings
@@ -67,8 +68,12 @@ class IndexPool:
 
 def index_factory(settings: Settings, embedder: TextEmbedder) -> Callable[[], Index]:
     """Makes `Index` objects bound to this embedder (its name and dimension are checked
-    against the index's, so a model switch is refused instead of mixing vectors)."""
-    return lambda: Index(settings, model_name=embedder.name, dim=lambda: embedder.dim)
+    against the index's, so a model switch is refused instead of mixing vectors). They share
+    one cache of documents' vectors (`folio.doc_vectors`), however many threads read."""
+    shared = DocVectors()
+    return lambda: Index(
+        settings, model_name=embedder.name, dim=lambda: embedder.dim, doc_vectors=shared
+    )
 
 
 def open_index(

@@ -75,13 +75,14 @@ def measure_scoped(index, embedder, settings, items: list[tuple[str, str]], repe
     pairs. `old_empty` counts the pairs whose document has no chunk among the unrestricted
     candidates (top CANDIDATES per retriever, exact-quote candidates), where the filter used to
     apply: those came back empty."""
-    totals, empty, outside, old_empty = [], 0, 0, 0
+    totals, cpu, empty, outside, old_empty = [], [], 0, 0, 0
     parts = {"embed_ms": [], "dense_ms": [], "bm25_ms": [], "fuse_ms": []}
     for _ in range(repeat):
         for q, doc in items:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             hits = search(index, embedder, settings, q, doc_ids=[doc])
             totals.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.thread_time() - c) * 1000)
             for k in parts:
                 parts[k].append(hits.timings[k])
             empty += not hits.passages
@@ -96,6 +97,7 @@ def measure_scoped(index, embedder, settings, items: list[tuple[str, str]], repe
         old_empty += not any(cid.rsplit("-", 1)[0] == doc for cid, _ in candidates)
     return {
         "n": len(totals), "p50": pct(totals, 0.5), "p95": pct(totals, 0.95),
+        "cpu_p50": pct(cpu, 0.5), "cpu_p95": pct(cpu, 0.95),
         "empty": empty, "outside": outside, "old_empty": old_empty, "pairs": len(items),
         **{k: statistics.median(v) for k, v in parts.items()},
     }  # fmt: skip
@@ -116,7 +118,8 @@ def scoped_items(index, records: list[dict]) -> dict[str, list[tuple[str, str]]]
 def report_scoped(label: str, r: dict) -> str:
     ok = "ok" if not r["empty"] and not r["outside"] else "FAILED"
     return (
-        f"  doc_ids = {label}: {r['n']} queries  p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms   "
+        f"  doc_ids = {label}: {r['n']} queries  p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms "
+        f"(CPU p50 {r['cpu_p50']:.1f}, p95 {r['cpu_p95']:.1f} ms)   "
         f"(median parts: embed {r['embed_ms']:.1f}, dense {r['dense_ms']:.1f}, "
         f"bm25 {r['bm25_ms']:.1f}, fuse+expand {r['fuse_ms']:.1f} ms)\n"
         f"    empty {r['empty']}, passages of other documents {r['outside']} ({ok}); "
@@ -163,6 +166,7 @@ def main() -> None:
     ap.add_argument("--questions", default=str(QUESTIONS), help="e.g. zh-dev's questions.jsonl")
     ap.add_argument("--scale", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", help="copy the scaled index here, to measure it again later")
     args = ap.parse_args()
     with open(args.questions, encoding="utf-8") as f:
         records = [json.loads(line) for line in f]
@@ -193,6 +197,10 @@ def main() -> None:
             for label, items in scoped.items():
                 r = measure_scoped(index, embedder, settings, items, args.repeat)
                 print(report_scoped(label, r), flush=True)
+        if args.keep:
+            index.close()
+            shutil.copytree(data, args.keep)
+            print(f"kept the index in {args.keep}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
