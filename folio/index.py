@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from folio.bm25_memory import BM25Memory
 from folio.doc_vectors import MAX_SCOPE, DocMatrix, DocVectors, nearest
 from folio.settings import Settings
 from folio.text import (
@@ -238,8 +239,10 @@ KEEP_RAREST = 3
 QUOTE_PHRASES = 6  # phrases asked for exact-quote candidates (Index.phrase_matches)
 
 
-def fts_query(text: str, doc_freq: Mapping[str, int] | None = None, chunks: int = 0) -> str | None:
-    """An FTS5 OR query over the question's content words, quoted so no syntax leaks in: Latin
+def fts_phrases(
+    text: str, doc_freq: Mapping[str, int] | None = None, chunks: int = 0
+) -> list[list[str]]:
+    """The phrases of a question's BM25 query (index terms): Latin
     words (and compounds, as phrases of their parts) whole, Chinese words by their bigrams.
     Given the index's document frequencies and chunk count, the common terms of a question
     without Chinese are left out (COMMON_SHARE, KEEP_RAREST). A Chinese question keeps every
@@ -258,7 +261,16 @@ def fts_query(text: str, doc_freq: Mapping[str, int] | None = None, chunks: int 
                 latin.append(analysed[-1:])
     if doc_freq is not None and chunks and not han:
         latin = _without_common(latin, doc_freq, chunks)
-    terms = unique(t for t in (_quote(p) for p in [*latin, *han]) if t)
+    return [*latin, *han]
+
+
+def fts_query(text: str, doc_freq: Mapping[str, int] | None = None, chunks: int = 0) -> str | None:
+    """`fts_phrases` as an FTS5 OR query, each phrase quoted so no syntax leaks in."""
+    return _or_query(fts_phrases(text, doc_freq, chunks))
+
+
+def _or_query(phrases: Sequence[Sequence[str]]) -> str | None:
+    terms = unique(t for t in (_quote(p) for p in phrases) if t)
     return " OR ".join(terms) if terms else None
 
 
@@ -297,9 +309,11 @@ class Index:
         model_name: str,
         dim: Callable[[], int] | None = None,
         doc_vectors: DocVectors | None = None,
+        bm25_memory: BM25Memory | None = None,
     ) -> None:
         self.settings = settings
         self.doc_vectors = doc_vectors or DocVectors()
+        self.bm25_memory = bm25_memory  # the server's (services.build); FTS5 ranks otherwise
         self.model_name = model_name
         self._dim = dim
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -628,8 +642,8 @@ class Index:
         # Within chosen documents the global frequencies would drop the very words that matter
         # there ("filter" is common in the kitchen manuals, rare in the fan's), and the scope
         # is small: nothing to prune.
-        whole = fts_query(query)
-        pruned = whole if doc_ids else fts_query(query, self.vocabulary(), self.chunk_count())
+        whole = fts_phrases(query)
+        pruned = whole if doc_ids else fts_phrases(query, self.vocabulary(), self.chunk_count())
         rows = self._bm25(pruned, k, collections, doc_ids) if pruned else []
         if whole and whole != pruned and len(rows) < k:
             rows = self._bm25(whole, k, collections, doc_ids)
@@ -637,11 +651,23 @@ class Index:
 
     def _bm25(
         self,
-        match: str,
+        phrases: list[list[str]],
         k: int,
         collections: Sequence[str] | None,
         doc_ids: Sequence[str] | None,
     ) -> list[tuple[str, float]]:
+        memory = self.bm25_memory
+        if memory is not None and memory.ready(
+            self.db, self.chunk_count(), self.settings.registry_path
+        ):
+            allowed = self._searchable_docs(collections, doc_filter(doc_ids))
+            top = memory.top(phrases, k, self.vocabulary(), allowed)
+            if top is not None:
+                names = self._chunk_ids([r for r, _ in top])
+                return [(names[r], s) for r, s in top if r in names]
+        match = _or_query(phrases)
+        if not match:
+            return []
         rank = "bm25(chunks_fts, 1.0, 0.6, 0.3)"
         fetch = max(5 * k, 200)
         scope, scope_args = self._fts_doc_scope(doc_filter(doc_ids))
@@ -667,6 +693,28 @@ class Index:
                 full = sql.replace(f" ORDER BY {rank} LIMIT {fetch}", "")
                 rows = self.db.execute(full, [*args, k]).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    def _searchable_docs(
+        self, collections: Sequence[str] | None, doc_ids: Sequence[str] | None
+    ) -> set[str]:
+        """Ids of the ready documents of these collections and documents (None: all)."""
+        sql, args = f"SELECT id FROM documents WHERE status='{READY}'", []
+        if collections:
+            sql += f" AND collection IN ({','.join('?' * len(collections))})"
+            args += list(collections)
+        if doc_ids:
+            sql += f" AND id IN ({','.join('?' * len(doc_ids))})"
+            args += list(doc_ids)
+        return {r[0] for r in self.db.execute(sql, args)}
+
+    def _chunk_ids(self, rowids: Sequence[int]) -> dict[int, str]:
+        if not rowids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT rowid, id FROM chunks WHERE rowid IN ({','.join('?' * len(rowids))})",
+            list(rowids),
+        )
+        return dict(rows.fetchall())
 
     def phrase_matches(
         self,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from folio.bm25_memory import BM25Memory
 from folio.doc_vectors import DocVectors
 from folio.embedding import TextEmbedder, open_embedder
 from folio.index import Index
@@ -69,11 +70,13 @@ class IndexPool:
 def index_factory(settings: Settings, embedder: TextEmbedder) -> Callable[[], Index]:
     """Makes `Index` objects bound to this embedder (its name and dimension are checked
     against the index's, so a model switch is refused instead of mixing vectors). They share
-    one cache of documents' vectors (`folio.doc_vectors`), however many threads read."""
-    shared = DocVectors()
+    one cache of documents' vectors (`folio.doc_vectors`) and one copy of the lexical postings
+    (`folio.bm25_memory`), however many threads read."""
+    vectors, postings = DocVectors(), BM25Memory()
     return lambda: Index(
-        settings, model_name=embedder.name, dim=lambda: embedder.dim, doc_vectors=shared
-    )
+        settings, model_name=embedder.name, dim=lambda: embedder.dim,
+        doc_vectors=vectors, bm25_memory=postings,
+    )  # fmt: skip
 
 
 def open_index(

@@ -141,13 +141,16 @@ class Runtime:
         loop.run_in_executor(None, self.warm)
 
     def warm(self) -> None:
-        """Load the query model, Chroma and the Chinese dictionary before the first user pays."""
+        """Load the query model, Chroma, the Chinese dictionary and the lexical postings before
+        the first user pays."""
         from folio.text import warm_up
 
         try:
             warm_up()
             self.embedder.embed_query("warm up", threads=1)
-            _ = self.pool.get().collection
+            index = self.pool.get()
+            _ = index.collection
+            index.bm25("warm up", 1)  # starts loading the lexical postings (folio.bm25_memory)
         except Exception:  # noqa: BLE001 - warming is best effort
             log.exception("warm-up failed")
 

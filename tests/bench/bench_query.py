@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from folio.bm25_memory import BM25Memory  # noqa: E402
 from folio.index import DocRecord, doc_id_for  # noqa: E402
 from folio.settings import Settings  # noqa: E402
 from folio.text import warm_up  # noqa: E402
@@ -159,6 +160,17 @@ def add_filler(index, embedder, target: int) -> int:
     return have + made
 
 
+def lexical(index, how: str) -> None:
+    """Attach the server's in-memory BM25 and load it now (the server loads it in the
+    background at start), or leave FTS5 to rank."""
+    if how == "fts5":
+        return
+    index.bm25_memory = index.bm25_memory or BM25Memory()
+    t = time.perf_counter()
+    index.bm25_memory.sync(index.db, index.chunk_count())
+    print(f"  lexical postings loaded in {time.perf_counter() - t:.1f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir")
@@ -167,6 +179,10 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="copy the scaled index here, to measure it again later")
+    ap.add_argument(
+        "--lexical", choices=["memory", "fts5"], default="memory",
+        help="BM25 from postings in memory, as `folio serve` ranks, or FTS5, as the CLI does",
+    )  # fmt: skip
     args = ap.parse_args()
     with open(args.questions, encoding="utf-8") as f:
         records = [json.loads(line) for line in f]
@@ -184,6 +200,7 @@ def main() -> None:
             print("indexing the dev corpus …", flush=True)
             ingest_paths([Path(args.corpus)], settings, index=index, embedder=embedder)
         n = index.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        lexical(index, args.lexical)
         r = measure(index, embedder, settings, questions, args.repeat)
         print(f"index, {n} chunks: {report(r)}")
         scoped = scoped_items(index, records)
@@ -192,6 +209,7 @@ def main() -> None:
             print(report_scoped(label, r), flush=True)
         if args.scale > n:
             total = add_filler(index, embedder, args.scale)
+            lexical(index, args.lexical)
             r = measure(index, embedder, settings, questions, args.repeat)
             print(f"scaled index, {total} chunks: {report(r)}")
             for label, items in scoped.items():
