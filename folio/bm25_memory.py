@@ -106,7 +106,11 @@ class BM25Memory:
         return False
 
     def _sync_from(self, path: Path) -> None:
-        db = sqlite3.connect(path, timeout=30)
+        try:  # read-only: a registry removed meanwhile is not created again, empty
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        except sqlite3.Error:
+            log.warning("lexical postings: cannot open %s; FTS5 ranks meanwhile", path)
+            return
         try:
             rows = db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
             self.sync(db, rows)
