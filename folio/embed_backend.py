@@ -1,0 +1,61 @@
+"""Which runtime the local embedder runs on (FOLIO_EMBED_BACKEND): torch or ONNX Runtime.
+
+Both run the same MiniLM weights and give the same vectors (cosine ≥ 0.9999, tests/
+test_embedding_onnx.py), and the index records the same model name, so an index built with one
+is searched with the other. torch + sentence-transformers is the dev install's default: with
+bf16 on a CPU that has it, it is the faster one (docs/ARCHITECTURE.md, "Embedding on ONNX
+Runtime"). ONNX Runtime needs neither torch nor transformers, which is what lets the Docker
+image drop ~700 MB; its model is an export made at build time (`folio embedder --export`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from enum import StrEnum
+from pathlib import Path
+
+
+class EmbedBackend(StrEnum):
+    AUTO = "auto"  # torch when installed, else ONNX Runtime when the export exists
+    TORCH = "torch"
+    ONNX = "onnx"
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+def torch_installed() -> bool:
+    """torch and sentence-transformers importable, checked without importing them (~2 s)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "sentence_transformers"))
+
+
+def choose(
+    requested: EmbedBackend | str, onnx_file: Path, *, has_torch: bool | None = None
+) -> tuple[EmbedBackend, str]:
+    """The backend to run and why (for the start-up line and /health)."""
+    requested = EmbedBackend(requested)
+    has_torch = torch_installed() if has_torch is None else has_torch
+    if requested is EmbedBackend.TORCH:
+        if not has_torch:
+            raise BackendUnavailable(
+                "FOLIO_EMBED_BACKEND=torch, but torch and sentence-transformers are not "
+                "installed here; set FOLIO_EMBED_BACKEND=onnx (or auto)"
+            )
+        return requested, "FOLIO_EMBED_BACKEND=torch"
+    if requested is EmbedBackend.ONNX:
+        _need(onnx_file, "FOLIO_EMBED_BACKEND=onnx")
+        return requested, "FOLIO_EMBED_BACKEND=onnx"
+    if has_torch:
+        return EmbedBackend.TORCH, "auto: torch is installed"
+    _need(onnx_file, "torch is not installed")
+    return EmbedBackend.ONNX, "auto: torch is not installed"
+
+
+def _need(onnx_file: Path, why: str) -> None:
+    if not onnx_file.is_file():
+        raise BackendUnavailable(
+            f"{why}, and there is no ONNX export of the embedding model at {onnx_file}: "
+            "make one where torch is installed with `folio embedder --export` "
+            "(or set FOLIO_EMBED_ONNX to an existing one)"
+        )
