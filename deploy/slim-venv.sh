@@ -36,7 +36,8 @@ rm -rf "$site"/pip "$site"/pip-*.dist-info \
 # Symbols and debug info in llama.cpp's library (xllamacpp 102 -> 30 MB). Only this one:
 # stripping the libraries auditwheel vendored (numpy.libs, ...) breaks them.
 strip --strip-unneeded "$site"/xllamacpp/*.so
-# The build fails here, not at a site, if a cut above broke an import Folio needs.
+# The build fails here, not at a site, if a cut above broke an import Folio needs. (xllamacpp
+# needs libgomp1, which torch used to bring: the Dockerfile installs it in both stages.)
 "$venv/bin/python" -c "import numpy, cv2, onnxruntime, tokenizers, xllamacpp, chromadb, \
 rapidocr_onnxruntime, jieba, cli.main, web.app, ingest.pipeline"
 # ... and the embedder that runs is the ONNX one, with torch really gone.
@@ -48,5 +49,3 @@ assert importlib.util.find_spec('torch') is None, 'torch is still installed'
 e = open_embedder(Settings())
 assert e.backend == 'onnx' and e.embed(['a manual']).shape == (1, e.dim), e
 print('embedder:', e.backend, e.precision_note, e.dim)"
-# llama.cpp alone, as the engine process imports it (torch would have loaded its own libgomp).
-"$venv/bin/python" -c "import xllamacpp" 2>/dev/null || echo "note: xllamacpp needs libgomp1 at run time"

@@ -14,6 +14,8 @@ import importlib.util
 from enum import StrEnum
 from pathlib import Path
 
+from folio.precision import Precision
+
 
 class EmbedBackend(StrEnum):
     AUTO = "auto"  # torch when installed, else ONNX Runtime when the export exists
@@ -31,10 +33,23 @@ def torch_installed() -> bool:
 
 
 def choose(
-    requested: EmbedBackend | str, onnx_file: Path, *, has_torch: bool | None = None
+    requested: EmbedBackend | str,
+    onnx_file: Path,
+    *,
+    precision: Precision | str = Precision.AUTO,
+    has_torch: bool | None = None,
 ) -> tuple[EmbedBackend, str]:
-    """The backend to run and why (for the start-up line and /health)."""
+    """The backend to run and why (for the start-up line and /health). `onnx_file` is the
+    export that precision needs (the int8 one for int8)."""
     requested = EmbedBackend(requested)
+    if Precision(precision) is Precision.INT8:
+        if requested is EmbedBackend.TORCH:
+            raise BackendUnavailable(
+                "FOLIO_EMBED_PRECISION=int8 runs on ONNX Runtime only; "
+                "set FOLIO_EMBED_BACKEND=onnx (or auto)"
+            )
+        _need(onnx_file, "FOLIO_EMBED_PRECISION=int8", int8=True)
+        return EmbedBackend.ONNX, "FOLIO_EMBED_PRECISION=int8"
     has_torch = torch_installed() if has_torch is None else has_torch
     if requested is EmbedBackend.TORCH:
         if not has_torch:
@@ -52,10 +67,11 @@ def choose(
     return EmbedBackend.ONNX, "auto: torch is not installed"
 
 
-def _need(onnx_file: Path, why: str) -> None:
+def _need(onnx_file: Path, why: str, *, int8: bool = False) -> None:
     if not onnx_file.is_file():
+        what, flags = ("int8 ONNX export", " --int8") if int8 else ("ONNX export", "")
         raise BackendUnavailable(
-            f"{why}, and there is no ONNX export of the embedding model at {onnx_file}: "
-            "make one where torch is installed with `folio embedder --export` "
-            "(or set FOLIO_EMBED_ONNX to an existing one)"
+            f"{why}, and there is no {what} of the embedding model at {onnx_file}: "
+            f"make one where torch is installed with `folio embedder --export{flags}` "
+            "(or set FOLIO_EMBED_ONNX to an existing fp32 export)"
         )

@@ -227,13 +227,16 @@ def describe_plan(plan: dict[str, object]) -> str:
     return line
 
 
-def onnx_file(settings: Settings) -> Path:
-    """Where the ONNX export of the configured model is (or is to be written)."""
-    from folio.embedding_onnx import default_onnx_file
+def onnx_file(settings: Settings, precision: Precision | str = Precision.FP32) -> Path:
+    """Where the ONNX export of the configured model is (or is to be written); the int8 one
+    sits beside the fp32 one."""
+    from folio.embedding_onnx import default_onnx_file, int8_file
 
     if settings.embed_onnx is not None:
-        return settings.embed_onnx.expanduser()
-    return default_onnx_file(resolve_model_path(settings.embedding_model))
+        fp32 = settings.embed_onnx.expanduser()
+    else:
+        fp32 = default_onnx_file(resolve_model_path(settings.embedding_model))
+    return int8_file(fp32) if Precision(precision) is Precision.INT8 else fp32
 
 
 def open_embedder(settings: Settings) -> TextEmbedder:
@@ -246,14 +249,17 @@ def open_embedder(settings: Settings) -> TextEmbedder:
         return RemoteEmbedder.from_settings(settings)
     from folio.embed_backend import EmbedBackend, choose
 
-    backend, note = choose(settings.embed_backend, onnx_file(settings))
+    precision = settings.embed_precision
+    export = onnx_file(settings, precision)
+    backend, note = choose(settings.embed_backend, export, precision=precision)
     if backend is EmbedBackend.ONNX:
         from folio.embedding_onnx import OnnxEmbedder
 
         return OnnxEmbedder(
             model_name(settings.embedding_model),
             resolve_model_path(settings.embedding_model),
-            onnx_file(settings),
+            export,
+            int8=precision is Precision.INT8,
             note=note,
         )
     return Embedder(

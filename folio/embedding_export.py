@@ -43,6 +43,7 @@ def export_onnx(model_dir: Path, out: Path) -> str:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     bert = AutoModel.from_pretrained(
         str(model_dir), local_files_only=True, attn_implementation="eager"
     ).eval()
@@ -81,6 +82,32 @@ def export_onnx(model_dir: Path, out: Path) -> str:
                 do_constant_folding=True,
                 dynamo=False,
             )
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    digest = sha256(out)
+    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
+    return digest
+
+
+def quantize_int8(fp32: Path, out: Path) -> str:
+    """Dynamic int8 quantisation of the export (weights int8 per output channel, activations
+    quantised per batch at run time), written atomically with `out`.sha256; returns the sha256.
+
+    Per channel is what makes it usable: per tensor (onnxruntime's default) the vectors come
+    to a cosine of 0.843 at worst against fp32 on the 56 dev and zh-dev questions (mean 0.951,
+    close to the 0.853 issue 14 quotes for torch's dynamic quantisation); per channel 0.980
+    (mean 0.992). Static quantisation (calibrated activations) was not tried. Needs `onnx`,
+    like the export."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" advice
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        quantize_dynamic(str(fp32), tmp, per_channel=True, weight_type=QuantType.QInt8)
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -27,11 +27,16 @@ from folio.precision import Precision
 
 ONNX_DIR = "onnx"  # inside the model's directory, where sentence-transformers looks for one
 ONNX_FILE = "model.onnx"
+INT8_SUFFIX = "_qint8"  # model_qint8.onnx beside model.onnx, as sentence-transformers names it
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def default_onnx_file(model_dir: Path) -> Path:
     return model_dir / ONNX_DIR / ONNX_FILE
+
+
+def int8_file(fp32_file: Path) -> Path:
+    return fp32_file.with_name(fp32_file.stem + INT8_SUFFIX + fp32_file.suffix)
 
 
 def max_seq_length(model_dir: Path) -> int:
@@ -51,10 +56,14 @@ class OnnxEmbedder:
     spinning threads starve the process that has work)."""
 
     backend = EmbedBackend.ONNX
-    precision = Precision.FP32
 
-    def __init__(self, name: str, model_dir: Path, onnx_file: Path, *, note: str = "") -> None:
-        self.name = name
+    def __init__(
+        self, name: str, model_dir: Path, onnx_file: Path, *, int8: bool = False, note: str = ""
+    ) -> None:
+        # int8 vectors are not the fp32 ones (cosine 0.98-0.99), so an int8 index records its
+        # own model name and refuses fp32 queries, and the reverse, instead of mixing them.
+        self.name = f"{name}-int8" if int8 else name
+        self.precision = Precision.INT8 if int8 else Precision.FP32
         self.path = model_dir
         self.onnx_file = onnx_file
         self.precision_note = note  # why this backend: the start-up line and /health say it

@@ -23,7 +23,7 @@ from folio.embedding import (
     open_embedder,
     resolve_model_path,
 )
-from folio.embedding_onnx import OnnxEmbedder, default_onnx_file
+from folio.embedding_onnx import OnnxEmbedder, default_onnx_file, int8_file
 from folio.settings import Settings
 from ingest.pipeline import ingest_paths
 from retrieval.search import search
@@ -214,3 +214,49 @@ def test_index_of_one_backend_searched_with_the_other_finds_the_same_pages(
         assert _top_pages(own), question
         assert _top_pages(crossed) == _top_pages(own), question
         assert abs(crossed.dense_best - own.dense_best) < 1e-3, question
+
+
+# --- int8 (opt-in: FOLIO_EMBED_PRECISION=int8) ---------------------------------------------------
+
+
+def test_int8_runs_on_onnx_only_and_needs_its_own_export(tmp_path: Path) -> None:
+    fp32 = tmp_path / "model.onnx"
+    int8 = int8_file(fp32)
+    assert int8 == tmp_path / "model_qint8.onnx"
+    with pytest.raises(BackendUnavailable, match="--export --int8"):
+        choose("auto", int8, precision="int8", has_torch=True)
+    int8.write_bytes(b"stand-in")
+    assert choose("auto", int8, precision="int8", has_torch=True)[0] is EmbedBackend.ONNX
+    with pytest.raises(BackendUnavailable, match="ONNX Runtime only"):
+        choose("torch", int8, precision="int8", has_torch=True)
+    settings = Settings(embed_onnx=fp32, embed_precision="int8")
+    assert onnx_file(settings, settings.embed_precision) == int8
+
+
+@pytest.fixture(scope="module")
+def int8_embedder(exported: Path) -> OnnxEmbedder:
+    from folio.embedding_export import quantize_int8
+
+    quantize_int8(exported, int8_file(exported))
+    embedder = open_embedder(Settings(embed_onnx=exported, embed_precision="int8"))
+    assert isinstance(embedder, OnnxEmbedder)
+    return embedder
+
+
+def test_int8_vectors_are_close_but_not_interchangeable_so_the_index_name_differs(
+    int8_embedder: OnnxEmbedder, onnx_embedder: OnnxEmbedder, tmp_path: Path
+) -> None:
+    assert int8_embedder.precision == "int8" and int8_embedder.name == f"{MODEL}-int8"
+    cosines = (int8_embedder.embed(TEXTS) * onnx_embedder.embed(TEXTS)).sum(axis=1)
+    assert cosines.min() >= 0.95, cosines  # 0.98 at worst on the dev and zh-dev questions
+    assert cosines.min() < 0.9999  # really quantised
+    settings = Settings(data_dir=tmp_path / "index")
+    index, _ = open_index(settings, onnx_embedder)
+    sample = SAMPLES / "it-helpdesk-handbook.docx"
+    ingest_paths([sample], settings, index=index, embedder=onnx_embedder)
+    index.close()
+    from folio.index import IndexMismatch
+
+    with pytest.raises(IndexMismatch, match="-int8"):
+        int8_index, _ = open_index(settings, int8_embedder)
+        search(int8_index, int8_embedder, settings, QUESTIONS[0])
