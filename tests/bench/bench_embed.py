@@ -6,7 +6,7 @@ batches of FOLIO_EMBED_BATCH_SIZE, FOLIO_EMBED_THREADS threads) and single queri
 each variant in its own process so neither warms or slows the other:
 
     python tests/bench/bench_embed.py --data-dir runs/dev --chunks 800 --threads 2
-    python tests/bench/bench_embed.py --data-dir runs/dev --variant onnx:/tmp/model_qint8.onnx
+    python tests/bench/bench_embed.py --data-dir runs/dev --variant onnx:int8 --variant onnx:PATH
 
 Prints chunks/s (wall and per CPU-second of the process), query latency p50/p95, and the
 cosine of each variant's vectors to torch fp32's.
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-VARIANTS = ["torch:fp32", "torch:bf16", "onnx"]
+VARIANTS = ["torch:fp32", "torch:bf16", "onnx", "onnx:int8"]
 QUERIES = [
     "How do I change the paper size for all users?",
     "What does the nut upsmon SHUTDOWNCMD do?",
@@ -67,7 +67,7 @@ def one(variant: str, texts: list[str], threads: int, batch: int, out: Path) -> 
 
     backend, _, rest = variant.partition(":")
     fields: dict = {"embed_backend": backend, "embed_threads": threads, "embed_batch_size": batch}
-    if backend == "torch":
+    if backend == "torch" or rest in ("fp32", "int8"):
         fields["embed_precision"] = rest or "fp32"
     elif rest:
         fields["embed_onnx"] = Path(rest)
