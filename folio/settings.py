@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     embed_precision: Precision = Field(
         Precision.AUTO,
         description="Local embedder arithmetic: auto = bf16 where the CPU has it natively "
-        "(AVX512_BF16 or AMX), else fp32; fp32 or bf16 to force one (folio/precision.py).",
+        "(AVX512_BF16 or AMX), else fp32; fp32 or bf16 to force one (folio/precision.py); "
+        "int8 on ONNX Runtime only, opt-in, an index of its own (folio/embedding_onnx.py).",
     )
     embed_backend: EmbedBackend = Field(
         EmbedBackend.AUTO,
