@@ -35,6 +35,21 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _publish(tmp: Path, out: Path) -> None:
+    """Move into place readable by everyone: mkstemp makes files 0600, and the image's user
+    (uid 10001) must read what the build stage's root wrote."""
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
+    os.replace(tmp, out)
+
+
+def _record(out: Path) -> str:
+    digest = sha256(out)
+    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
+    return digest
+
+
 def export_onnx(model_dir: Path, out: Path) -> str:
     """Write the ONNX export of the sentence-transformers model in `model_dir` to `out`
     (atomically), and `out`.sha256 beside it; returns the sha256."""
@@ -82,12 +97,10 @@ def export_onnx(model_dir: Path, out: Path) -> str:
                 do_constant_folding=True,
                 dynamo=False,
             )
-        os.replace(tmp, out)
+        _publish(Path(tmp), out)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    digest = sha256(out)
-    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
-    return digest
+    return _record(out)
 
 
 def quantize_int8(fp32: Path, out: Path) -> str:
@@ -108,9 +121,7 @@ def quantize_int8(fp32: Path, out: Path) -> str:
     os.close(fd)
     try:
         quantize_dynamic(str(fp32), tmp, per_channel=True, weight_type=QuantType.QInt8)
-        os.replace(tmp, out)
+        _publish(Path(tmp), out)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    digest = sha256(out)
-    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
-    return digest
+    return _record(out)

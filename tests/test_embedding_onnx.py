@@ -124,6 +124,7 @@ def test_export_is_byte_identical_when_made_twice(exported: Path, tmp_path: Path
     again = export_onnx(resolve_model_path(MODEL), tmp_path / "model.onnx")
     assert again == sha256(exported)
     assert (tmp_path / "model.onnx.sha256").read_text().split()[0] == again
+    assert (tmp_path / "model.onnx").stat().st_mode & 0o044 == 0o044  # another user reads it
 
 
 def test_onnx_embedder_reports_backend_and_plan(onnx_embedder: OnnxEmbedder) -> None:
