@@ -106,6 +106,11 @@ class OnnxEmbedder:
 
     @cached_property
     def dim(self) -> int:
+        """From the pooling config when there is one, so asking does not open a session with
+        the wrong thread count (each holds its own copy of the model)."""
+        pooling = self.path / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            return int(json.loads(pooling.read_text())["word_embedding_dimension"])
         return int(self._session(1).get_outputs()[0].shape[-1])
 
     def count_tokens(self, texts: list[str]) -> list[int]:
