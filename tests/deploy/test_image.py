@@ -171,4 +171,4 @@ def test_image_without_torch_reads_a_scan_embeds_on_onnx_and_answers_with_its_en
     assert answer["mode"] == "llm" and not answer.get("error"), answer
     best = answer["passages"][0]
     assert best["page"] == 3 and best["ocr"] is True, best  # the page's words came from OCR
-    assert "18" in answer["answer"], answer["answer"]
+    assert "18" in answer["text"], answer["text"]
