@@ -5,6 +5,10 @@
 # Run (read-only root, one data volume; see deploy/README.md):
 #   docker run -d --read-only --tmpfs /tmp -p 8000:8000 -v folio-data:/app/data folio
 #   docker exec -it CONTAINER folio users add admin --admin    (auth is on: it listens on 0.0.0.0)
+# The runtime has no torch: the build stage exports MiniLM to ONNX with torch (`folio embedder
+# --export`, folio/embedding_export.py), then deploy/slim-venv.sh removes torch,
+# sentence-transformers and transformers, and Folio embeds on ONNX Runtime (FOLIO_EMBED_BACKEND
+# auto picks it when torch is absent; same vectors, same model name in the index).
 # Nothing here makes a network call at run time: the embedding model is in site-packages, the
 # local engine's model in /opt/folio-models (outside the /app/data volume, which would hide it),
 # HF_HUB_OFFLINE=1, Chroma telemetry off. Build secrets (pip's CA bundle) and the wheel folder
@@ -17,7 +21,8 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/folio
 WORKDIR /src
-# CPU torch first and alone, so no dependency range pulls a CUDA build and the layer survives
+# CPU torch first and alone (the build stage needs it to export the embedder to ONNX; the
+# runtime stage has none), so no dependency range pulls a CUDA build and the layer survives
 # code changes. TORCH_INDEX_URL empty = take torch from the wheel folder (make image does that
 # when the folder holds a torch wheel).
 RUN --mount=type=secret,id=pip_cert --mount=type=bind,source=build/docker-wheels,target=/wheels \
@@ -59,7 +64,10 @@ RUN --mount=type=secret,id=pip_cert --mount=type=bind,source=build/docker-wheels
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
     if ls /wheels/*.whl >/dev/null 2>&1; then export PIP_FIND_LINKS=/wheels; fi; \
     /opt/folio/bin/pip install --no-deps . \
- && (command -v strip >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils >/dev/null)) \
+ && /opt/folio/bin/pip install -q "onnx>=1.16" \
+ && /opt/folio/bin/folio --data-dir /tmp/export embedder --export --int8 \
+ && ((command -v strip && dpkg -s libgomp1) >/dev/null 2>&1 || (apt-get update -qq \
+     && apt-get install -y -qq --no-install-recommends binutils libgomp1 >/dev/null)) \
  && sh /slim.sh /opt/folio
 
 # --- runtime: the base, the venv and the models; runs as an unprivileged user ---------------

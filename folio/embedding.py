@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from folio.embed_backend import EmbedBackend
 from folio.precision import Precision, explain, resolve
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class Embedder:
 
     `precision` bf16 runs the model under CPU autocast (folio/precision.py says when and why);
     the vectors still come out float32, interchangeable with fp32 ones in one index."""
+
+    backend = EmbedBackend.TORCH
 
     def __init__(
         self, ref: str, device: str = "cpu", precision: Precision | str = Precision.FP32
@@ -198,6 +201,7 @@ def compute_plan(embedder: TextEmbedder, settings: Settings) -> dict[str, object
     for /health: the precision (and why), torch threads for ingest and per query."""
     plan: dict[str, object] = {
         "embedder": embedder.name,
+        "backend": str(getattr(embedder, "backend", "remote")),  # torch, onnx; a server: remote
         "precision": str(embedder.precision),
         "precision_note": getattr(embedder, "precision_note", ""),
     }
@@ -206,9 +210,15 @@ def compute_plan(embedder: TextEmbedder, settings: Settings) -> dict[str, object
     return plan
 
 
+BACKEND_LABELS = {EmbedBackend.TORCH: "torch", EmbedBackend.ONNX: "ONNX Runtime"}
+
+
 def describe_plan(plan: dict[str, object]) -> str:
-    """One line: "embedding all-MiniLM-L6-v2 in bf16 (auto: …), 2 threads ingest, 1 per query"."""
+    """One line: "embedding all-MiniLM-L6-v2 in bf16 on torch (auto: …), 2 threads to ingest, 1
+    per query"."""
     line = f"embedding {plan['embedder']} in {plan['precision']}"
+    if plan.get("backend") in BACKEND_LABELS:
+        line += f" on {BACKEND_LABELS[plan['backend']]}"
     if plan.get("precision_note"):
         line += f" ({plan['precision_note']})"
     if "ingest_threads" in plan:
@@ -217,13 +227,41 @@ def describe_plan(plan: dict[str, object]) -> str:
     return line
 
 
+def onnx_file(settings: Settings, precision: Precision | str = Precision.FP32) -> Path:
+    """Where the ONNX export of the configured model is (or is to be written); the int8 one
+    sits beside the fp32 one."""
+    from folio.embedding_onnx import default_onnx_file, int8_file
+
+    if settings.embed_onnx is not None:
+        fp32 = settings.embed_onnx.expanduser()
+    else:
+        fp32 = default_onnx_file(resolve_model_path(settings.embedding_model))
+    return int8_file(fp32) if Precision(precision) is Precision.INT8 else fp32
+
+
 def open_embedder(settings: Settings) -> TextEmbedder:
     """The configured embedder: the `/v1/embeddings` server at FOLIO_EMBEDDING_URL when set,
-    else the local sentence-transformers model. Nothing is loaded or contacted until first use."""
+    else the local model on torch or ONNX Runtime (FOLIO_EMBED_BACKEND, folio/embed_backend.py).
+    Nothing is loaded or contacted until first use."""
     if settings.embedding_url:
         from folio.embedding_remote import RemoteEmbedder
 
         return RemoteEmbedder.from_settings(settings)
+    from folio.embed_backend import EmbedBackend, choose
+
+    precision = settings.embed_precision
+    export = onnx_file(settings, precision)
+    backend, note = choose(settings.embed_backend, export, precision=precision)
+    if backend is EmbedBackend.ONNX:
+        from folio.embedding_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(
+            model_name(settings.embedding_model),
+            resolve_model_path(settings.embedding_model),
+            export,
+            int8=precision is Precision.INT8,
+            note=note,
+        )
     return Embedder(
         settings.embedding_model,
         device=settings.embedding_device,

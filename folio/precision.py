@@ -29,6 +29,7 @@ class Precision(StrEnum):
     AUTO = "auto"
     FP32 = "fp32"
     BF16 = "bf16"
+    INT8 = "int8"  # ONNX Runtime only, opt-in: folio/embedding_onnx.py says why and what it costs
 
 
 @dataclass(frozen=True)

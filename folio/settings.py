@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from folio.embed_backend import EmbedBackend
 from folio.precision import Precision, cpu_count
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -101,7 +102,18 @@ class Settings(BaseSettings):
     embed_precision: Precision = Field(
         Precision.AUTO,
         description="Local embedder arithmetic: auto = bf16 where the CPU has it natively "
-        "(AVX512_BF16 or AMX), else fp32; fp32 or bf16 to force one (folio/precision.py).",
+        "(AVX512_BF16 or AMX), else fp32; fp32 or bf16 to force one (folio/precision.py); "
+        "int8 on ONNX Runtime only, opt-in, an index of its own (folio/embedding_onnx.py).",
+    )
+    embed_backend: EmbedBackend = Field(
+        EmbedBackend.AUTO,
+        description="Local embedder runtime: auto = torch when installed, else ONNX Runtime "
+        "with the export (the Docker image); torch or onnx to force one (folio/embed_backend.py).",
+    )
+    embed_onnx: Path | None = Field(
+        None,
+        description="The embedding model's ONNX export (`folio embedder --export`); unset = "
+        "onnx/model.onnx inside the model's directory.",
     )
     query_threads: int = Field(1, ge=1, description="Torch threads for query embedding.")
     embed_batch_size: int = Field(32, ge=1)

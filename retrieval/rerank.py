@@ -4,6 +4,8 @@ Off by default: no cross-encoder ships offline with Folio. Set FOLIO_RERANKER_MO
 sentence-transformers CrossEncoder directory (e.g. a copy of ms-marco-MiniLM-L-6-v2) to turn it
 on; it then re-orders the top candidates by a model that reads question and passage together,
 which is more precise than either BM25 or a bi-encoder, at ~10-30 ms per passage on CPU.
+It runs on torch; the Docker image has none (it embeds on ONNX Runtime), so there the setting
+is refused in one line.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
+from folio.embed_backend import BackendUnavailable, torch_installed
 from folio.types import Passage
 
 
@@ -23,6 +26,11 @@ class Reranker:
         if not self.path.is_dir():
             raise FileNotFoundError(
                 f"reranker model {path} is not a local directory (Folio never downloads models)"
+            )
+        if not torch_installed():
+            raise BackendUnavailable(
+                "FOLIO_RERANKER_MODEL needs torch and sentence-transformers, which this install "
+                "does not have (the Docker image embeds on ONNX Runtime); unset it"
             )
         self.device = device
         self._lock = threading.Lock()

@@ -236,7 +236,12 @@ class Health(BaseModel):
     engine_note: str
     jobs_queued: int
     auth: bool
-    embed_precision: str = Field(description="fp32 or bf16 (local embedder), remote (a server).")
+    embed_backend: str = Field(
+        "torch", description="torch or onnx (local embedder runtime), remote (a server)."
+    )
+    embed_precision: str = Field(
+        description="fp32, bf16 or int8 (local embedder), remote (a server)."
+    )
     embed_precision_note: str = Field("", description="Why: e.g. auto on a CPU with avx512_bf16.")
     ingest_threads: int | None = Field(None, description="Torch threads embedding uploads.")
     query_threads: int | None = Field(None, description="Torch threads per query embedding.")

@@ -3,6 +3,8 @@ volume. It must become healthy, take a PDF, find its page, answer retrieval-only
 local engine from the model baked outside the volume, and run as an unprivileged user.
 
 Prints the cold start to /health and the first retrieval-only answer (targets: 90 s, 5 s).
+The image has no torch: it embeds on ONNX Runtime, reads scans with OCR and answers with the
+local engine from the CLI, all with no network.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import docker
-from tests.fixtures import make_pdf
+from tests.fixtures import make_pdf, make_scanned_text_pdf
 
 pytestmark = pytest.mark.deploy
 
@@ -141,3 +143,32 @@ def test_healthcheck_reports_healthy(image: str):
         assert status == "healthy", docker("logs", name, check=False).stderr
     finally:
         docker("rm", "-fv", name, check=False)
+
+
+def test_image_without_torch_reads_a_scan_embeds_on_onnx_and_answers_with_its_engine(
+    image: str, tmp_path: Path
+):
+    inbox = tmp_path / "in"
+    inbox.mkdir(mode=0o755)
+    inbox.chmod(0o755)
+    make_scanned_text_pdf(inbox / "scan.pdf", PAGES, header="Vela Controller Manual").chmod(0o644)
+    script = (
+        "python3 -c 'import torch' 2>/dev/null && echo TORCH-PRESENT; "
+        "folio --data-dir /tmp/idx embedder && "
+        "folio --data-dir /tmp/idx ingest /in/scan.pdf && "
+        "folio --data-dir /tmp/idx ask --json 'What does alarm A17 mean?'"
+    )
+    run = docker(
+        "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp",
+        "-v", f"{inbox}:/in:ro", image, "sh", "-c", script, check=False, timeout=900,
+    )  # fmt: skip
+    said = " ".join(run.stderr.split())
+    assert "TORCH-PRESENT" not in run.stdout
+    assert "on ONNX Runtime (auto: torch is not installed)" in said, run.stderr
+    assert "1 ingested" in run.stdout, run.stdout
+    answer = json.loads(run.stdout[run.stdout.index("{") :])
+    assert run.returncode == 0, (run.returncode, answer)
+    assert answer["mode"] == "llm" and not answer.get("error"), answer
+    best = answer["passages"][0]
+    assert best["page"] == 3 and best["ocr"] is True, best  # the page's words came from OCR
+    assert "18" in answer["text"], answer["text"]

@@ -46,6 +46,7 @@ def _compute(rt: Runtime) -> dict:
 
     plan = compute_plan(rt.embedder, rt.settings)
     return {
+        "embed_backend": plan["backend"],
         "embed_precision": plan["precision"],
         "embed_precision_note": plan["precision_note"],
         "ingest_threads": plan.get("ingest_threads"),
