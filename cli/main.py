@@ -748,6 +748,7 @@ def serve(
         proxy_headers=False,  # X-Forwarded-* are read by the app, from trusted_proxies only
         log_level="warning",
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=settings.keepalive_timeout_s,
     )
 
 
