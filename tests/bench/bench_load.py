@@ -135,10 +135,12 @@ async def asker(client: httpx.AsyncClient, stats: Stats, stop: float) -> None:
 
 
 async def uploader(
-    client: httpx.AsyncClient, stats: Stats, t0: float, stop: float, work: Path
-) -> None:
+    client: httpx.AsyncClient, stats: Stats, t0: float, stop: float, work: Path,
+    upload_stop: float | None = None,
+) -> None:  # fmt: skip
     n = 0
-    while time.monotonic() < stop:
+    upload_stop = stop if upload_stop is None else min(stop, upload_stop)
+    while time.monotonic() < upload_stop:
         n += 1
         pdf = make_pdf(work / f"t{n}.pdf", manual_pages(40, n), title=f"Model T-{n} Manual")
         try:
@@ -184,6 +186,7 @@ async def run(url: str, pid: int, args, work: Path) -> tuple[Stats, list[tuple[f
     samples: list[tuple[float, int]] = []
     t0 = time.monotonic()
     stop = t0 + args.minutes * 60
+    upload_stop = None if args.upload_minutes is None else t0 + args.upload_minutes * 60
     # httpx's default idle expiry (5 s): the server keeps an idle connection open for
     # FOLIO_KEEPALIVE_TIMEOUT_S (75 s), so the client always gives it up first. With uvicorn's
     # own 5 s, a client reusing a connection the server was closing got a reset: 21 in 5 min
@@ -196,7 +199,7 @@ async def run(url: str, pid: int, args, work: Path) -> tuple[Stats, list[tuple[f
     async with httpx.AsyncClient(base_url=url, limits=limits) as client:
         await asyncio.gather(
             sample_rss(pid, samples, t0, stop),
-            uploader(client, stats, t0, stop, work),
+            uploader(client, stats, t0, stop, work, upload_stop),
             *(asker(client, stats, stop) for _ in range(args.askers)),
         )
     return stats, samples
@@ -220,6 +223,9 @@ def main() -> None:
     ap.add_argument("--max-pending", type=int, default=8, help="FOLIO_MAX_PENDING_ASKS")
     ap.add_argument("--delay", type=float, default=0.1, help="engine pause between pieces (s)")
     ap.add_argument("--no-keepalive", action="store_true", help="a new connection per request")
+    ap.add_argument("--upload-minutes", type=float, default=None,
+                    help="stop uploading after this long (default: the whole run); the minutes "
+                    "after show whether the ask path alone grows the RSS")  # fmt: skip
     ap.add_argument("--keepalive-expiry", type=float, default=5.0,
                     help="client idle expiry (s); httpx's default is 5")  # fmt: skip
     args = ap.parse_args()
