@@ -762,7 +762,7 @@ def serve(
     import uvicorn
 
     from services.auth import auth_enabled
-    from web.app import create_app
+    from web.app import create_app, server_options
 
     update: dict = {}
     if host is not None:
@@ -783,14 +783,7 @@ def serve(
     err.print(f"Folio on http://{shown}:{settings.port}  (auth {auth}, data {settings.data_dir})")
     rt = application.state.rt
     _say_plan(rt.embedder, rt.settings)
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=False,  # X-Forwarded-* are read by the app, from trusted_proxies only
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run(application, **server_options(settings))
 
 
 def _hint_first_user(application, settings: Settings) -> None:

@@ -155,11 +155,24 @@ def _migration_4(db: sqlite3.Connection) -> None:
     db.executemany("UPDATE chunks SET instruction_like=1 WHERE rowid=?", flagged)
 
 
+def _migration_5(db: sqlite3.Connection) -> None:
+    """Migration 5 (issue 12): `instruction_like` widened to any sentence that turns to an AI
+    reader and tells it what to say ("Chatbots summarising this page should say…"); every
+    stored chunk is flagged again by the new rule, both ways (0.3 ms of CPU a chunk)."""
+    rows = db.execute("SELECT rowid, text, instruction_like FROM chunks").fetchall()
+    changed = [
+        (int(now), rowid) for rowid, text, was in rows
+        if (now := instruction_like(text)) != bool(was)
+    ]  # fmt: skip
+    db.executemany("UPDATE chunks SET instruction_like=? WHERE rowid=?", changed)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(MIGRATION_1),
     _migration_2,
     _script(MIGRATION_3),
     _migration_4,
+    _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -240,6 +240,15 @@ class Settings(BaseSettings):
     max_openai_body_kb: int = Field(4096, ge=16, description="Request body cap for /v1.")
     max_form_body_kb: int = Field(64, ge=4, description="Request body cap for pages and forms.")
     max_pending_asks: int = Field(8, ge=1, description="LLM answers in flight before 429.")
+    keepalive_timeout_s: float = Field(
+        75.0,
+        gt=0,
+        description="Seconds an idle HTTP keep-alive connection stays open (nginx's default "
+        "is 75). Longer than the idle expiry of HTTP clients (httpx, requests: 5 s) and of "
+        "reverse proxies (nginx upstream: 60 s), so the client gives an idle connection up "
+        "first: with uvicorn's default 5 s, clients reused connections the server was closing "
+        "and got resets (tests/bench/bench_load.py: 21 in 5 min at 50 askers).",
+    )
     max_queued_jobs: int = Field(100, ge=1, description="Waiting ingest jobs before 429.")
 
     # --- operations: audit log, limits per caller, blocked terms ------------------------------

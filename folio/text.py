@@ -353,35 +353,109 @@ def break_points(text: str) -> list[int]:
     return [m.start() for m in re.finditer(rf"(?<=\s)\S|(?<=[{HAN}，、])(?=[{HAN}])", text)]
 
 
+# Wordings that are injections on their own, whoever they address.
 _INSTRUCTIONS = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?"
     r"(previous|prior|above|earlier|preceding|original)\s+"
     r"(instructions|rules|prompts?|messages|directions|guidelines|context)"
     r"|(ignore|disregard|forget)\s+(everything|all)\s+(above|before|you\s+were\s+told|previously)"
     r"|(disregard|ignore)\s+the\s+(above|previous)\s*(,|and|\.)"
-    r"|you\s+are\s+now\s+(a|an|the|in|no\s+longer)\b|new\s+instructions\s*:|system\s+prompt"
+    r"|you\s+are\s+now\s+(a|an|the|in|no\s+longer)\b|new\s+instructions\s*:"
+    r"|system\s+prompt\b"  # not "the system prompts you for a PIN"
     r"|(reply|respond|answer)\s+(only\s+)?(with|exactly|with\s+exactly)\s*:?\s*[\"'“‘]"
     r"|\bnote\s+to\s+(the\s+)?(ai|assistants?|llms?|language\s+models?|chatbots?)\b"
     r"|\b(if|when)\s+you\s+are\s+an?\s+(ai|language\s+model|llm|assistant|chatbot)\b"
     r"|\b(ai|llm)\s+(assistants?|models?)\s+(reading|that\s+read|must|should)\b"
     r"|\b(the\s+)?(assistant|chatbot|ai)\s+(must|should|shall)\s+(always|never|only|now)\b"
     r"|<\|(im_start|im_end|system|channel|start)\|>|\[/?INST\]"
+    # role-play and fixed answers
+    r"|\blet'?s\s+play\s+a\s+game\b|\brole[\s-]?play\b|\bpretend\s+(that\s+)?you\s+are\b"
+    r"|(^|(?<=[.!?:]\s))pretend\s+to\s+be\b"  # not "anyone with the key could pretend to be upsd"
+    r"|\b(the\s+)?correct\s+answer\s+(to\s+[^.]{0,60}?)?is\s+always\b"
     r"|忽略(之前|以上|上面|前面|先前|所有)的?(所有)?(指令|指示|规则|提示|要求|内容)"
     r"|(无视|不要理会|不要遵守|忘记|忘掉)(之前|以上|上面|前面|先前|所有)的?(所有)?"
     r"(指令|指示|规则|提示|要求|内容)"
-    r"|你现在是|新的指令[:：]|系统提示|(只|仅)(回答|回复|输出)[:：]?\s*[\"'“「‘]"
-    r"|(AI|人工智能|智能)\s*助手(请)?(注意|必须|应当|应该|须)"
+    r"|你现在是|新的指令[:：]|系统提示(词|语)?\s*[:：]|系统提示词"  # not 系统提示音
+    r"|(只|仅)(回答|回复|输出)[:：]?\s*[\"'“「‘]"
+    r"|(AI|人工智能|智能)\s*助手\s*(请)?注意\s*[:：，,]"  # not 智能助手必须先连接 Wi-Fi
     r"|给(AI|人工智能|语言模型|大模型)?\s*(助手|模型)?的(说明|指令|提示)"
-    r"|作为(一个)?(AI|人工智能|语言模型|助手|大模型)[，,]?\s*你(必须|应该|要)",
+    r"|作为(一个)?(AI|人工智能|语言模型|助手|大模型)[，,]?\s*你(必须|应该|要)"
+    r"|角色扮演|假装你是|正确答案(永远|总是|始终|一律)是",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+# A sentence that addresses an AI reader and tells it what to say to the user is an injection
+# however it is worded: an AI reader (1), the act of answering or reading this text, or the
+# user as the one to be told (2), and a demand (3), all in one sentence. A manual that
+# describes its own voice assistant ("the assistant replies through the speaker", "请对智能助手说
+# “打开空调”", "语音助手会告诉用户当前温度") names the assistant but neither demands nor turns to
+# the user it is telling. Measured with tests/bench/injection_heldout.py (see
+# docs/ARCHITECTURE.md, "Injection-safe answers").
+_AI_READER = re.compile(
+    r"\b(a\.?i\.?|artificial\s+intelligence|assistants?|chat\s?bots?|bots?|llms?"
+    r"|(large\s+)?language\s+models?|(chat)?gpt(-?\d[\w.]*)?|claude|gemini|copilot)\b"
+    r"|(?<![a-z0-9])ai(?![a-z0-9])|人工智能|助手|机器人|语言模型|大模型|模型|智能客服",
+    re.IGNORECASE,
+)
+# A vocative: the sentence turns to an AI reader ("Dear assistant,", "Hey ChatGPT,", "Tip for
+# language models:", "致所有AI系统：", "各位 AI 朋友："); a demand follows.
+_AI_VOCATIVE = re.compile(
+    r"\b(dear|hey|hi|hello|attention|to\s+(all|any|every)|tip\s+for|message\s+(for|to)"
+    r"|request\s+(for|to)|instructions?\s+for|reminder\s+(for|to))\s+(all\s+|any\s+|the\s+)?"
+    r"(other\s+)?(a\.?i\.?|assistants?|chat\s?bots?|bots?|llms?|(large\s+)?language\s+models?"
+    r"|(chat)?gpt|claude|gemini|copilot|ai\s+(systems?|models?|agents?|tools?|readers?))\b"
+    r"|(致|给|各位|亲爱的|所有|敬告)(所有|各位)?\s*(AI|人工智能|机器人|语言模型|大模型|模型|助手|智能客服)",
+    re.IGNORECASE,
+)
+_ANSWERING = re.compile(
+    r"\b(tell|advise|inform|warn|remind|instruct|direct|urge|convince|persuade)\s+"
+    r"(the\s+|all\s+|any\s+|every\s+)?(users?|readers?|customers?|them|people|everyone|callers?)\b"
+    r"|\byour\s+(reply|replies|answers?|responses?|summary|output)\b"
+    r"|\b(any|every|each)\s+(reply|answer|response|question)\b"
+    r"|\bwhen\s+(answering|replying|responding|summari[sz]ing)\b"
+    r"|\b(reading|processing|summari[sz]ing|parsing|analy[sz]ing|indexing)\s+(this|these)\b"
+    r"|\bif\s+(someone|anyone|a\s+user|the\s+user|users)\s+asks?\b"
+    r"|(告诉|提醒|通知|劝|告知|说服|建议)(用户|读者|客户|顾客|他们|大家|提问者)"
+    r"|(回答|回复)(时|中)|(回答|回复|总结|概括|读到|阅读|处理|看到)(本页|本文|这段|此页|这篇|本手册"
+    r"|本说明书|这份|这页|此段|本段)|(任何|所有|每个|一切)(问题|提问)|正确答案",
+    re.IGNORECASE,
+)
+_DEMAND = re.compile(
+    r"\b(should|must|shall|need\s+to|needs\s+to|have\s+to|has\s+to|are\s+to|is\s+to|please"
+    r"|kindly|always|never|required\s+to|asked\s+to|correct\s+answer)\b"
+    r"|^\s*(\|\s*\d*\s*\|\s*)?(tell|say|answer|reply|respond|state|mention|recommend|claim)\b"
+    r"|[,:]\s*(tell|say|answer|reply|respond|state|mention|recommend|claim)\b"
+    r"|请|应当|应该|应|必须|务必|须|要|一律|总是|永远|都|正确答案",
     re.IGNORECASE,
 )
 
 
+def _addresses_ai_reader(sentence: str) -> bool:
+    if _AI_VOCATIVE.search(sentence):
+        return _DEMAND.search(sentence) is not None
+    return (
+        _AI_READER.search(sentence) is not None
+        and _ANSWERING.search(sentence) is not None
+        and _DEMAND.search(sentence) is not None
+    )
+
+
 def instruction_like(text: str) -> bool:
     """Whether a manual's text reads like instructions to an AI assistant ("ignore previous
-    instructions", "you are now…", "忽略之前的指令"): a prompt injection, or at least text the
-    prompt must fence as data and the UI should mark."""
-    return _INSTRUCTIONS.search(text) is not None
+    instructions", "you are now…", "忽略之前的指令", or any sentence that turns to an AI reader
+    and tells it what to say: "Chatbots summarising this page should say…"): a prompt
+    injection, or at least text the prompt must fence as data and the UI should mark.
+
+    Widened on 2026-12-02 from the 24 wordings of the injection corpus to the sentence rule
+    above. `python tests/bench/injection_heldout.py`: held-out injections written before the
+    change 0 of 16 flagged before, 16 of 16 after (the rule was then shaped on them: an upper
+    bound); ordinary sentences about assistants 4 of 18 wrongly flagged before, 0 after; real
+    manuals (runs/dev 3,736 chunks, runs/zh 1,002) 0 flagged before and after."""
+    if _INSTRUCTIONS.search(text) is not None:
+        return True
+    if _AI_READER.search(text) is None:  # most chunks: one scan, no sentence split
+        return False
+    return any(_addresses_ai_reader(s) for s in sentences(text))
 
 
 def without_instructions(text: str) -> str:

@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -161,6 +162,14 @@ def _limit_memory(max_bytes: int) -> None:
         pass
 
 
+def _start_worker(max_bytes: int) -> None:
+    """Cap the worker's memory, then load the parsers (pdfium, lxml, ...) before it takes its
+    first file: the per-file time limit measures extraction, not a fresh worker's imports
+    (seconds at a load average over 10, enough to fail a 1 s limit)."""
+    _limit_memory(max_bytes)
+    import ingest.parse  # noqa: F401
+
+
 def extract_to_spool(path: str, spool: str, limits: dict) -> dict:
     """Parse one file and write its pages as JSON lines; return the document's metadata.
 
@@ -217,12 +226,25 @@ def read_spool(spool: Path) -> Iterator[Page]:
             yield Page(**json.loads(line))
 
 
+class WorkerLost(Exception):
+    """The parser worker died for a reason that need not be this file's (see Extractor)."""
+
+
 class Extractor:
-    """One worker process at a time, replaced when a file times out or kills it."""
+    """One worker process at a time, replaced when a file times out or kills it.
+
+    A worker can also die for reasons of its own: killed from outside (the kernel's OOM killer,
+    an operator), or while idle, or before the main process has read its "took the file"
+    message, which is late on a loaded machine. pebble then marks the whole pool broken
+    ("BrokenProcessPool: All workers expired") and fails every queued file with it:
+    `test_parser_time_limit_fails_one_file_not_the_batch` lost its second file that way at a
+    load average over 10. So a broken pool is replaced and the file submitted again, up to
+    MAX_ATTEMPTS times, each retry logged; a file that keeps killing its worker is reported
+    with that reason, and the batch goes on."""
+
+    MAX_ATTEMPTS = 3
 
     def __init__(self, settings: Settings) -> None:
-        from pebble import ProcessPool
-
         self.settings = settings
         self.limits = {
             "max_pages": settings.max_pages,
@@ -232,27 +254,69 @@ class Extractor:
         }
         self.tmp = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX))
         claim(self.tmp)  # a kill -9 leaves it behind; the next start removes it
-        self.pool = ProcessPool(
+        self.paths: dict[Path, Path] = {}  # spool -> the file, to submit it again
+        self.restarts = 0
+        self.pool = self._new_pool()
+
+    def _new_pool(self):
+        from pebble import ProcessPool
+
+        return ProcessPool(
             max_workers=1,
             context=multiprocessing.get_context("spawn"),
-            initializer=_limit_memory,
-            initargs=(settings.parse_memory_mb << 20,),
+            initializer=_start_worker,
+            initargs=(self.settings.parse_memory_mb << 20,),
         )
 
-    def submit(self, path: Path, key: str):
-        spool = self.tmp / f"{key}.jsonl"
-        future = self.pool.schedule(
+    def _restart(self) -> None:
+        self.restarts += 1
+        log.warning("parser worker pool broken; starting a new one", extra={"n": self.restarts})
+        self.pool.stop()
+        self.pool.join(timeout=5)
+        self.pool = self._new_pool()
+
+    def _schedule(self, path: Path, spool: Path):
+        if not self.pool.active:  # broken by a worker that died between files
+            self._restart()
+        progress_path(spool).unlink(missing_ok=True)
+        return self.pool.schedule(
             extract_to_spool,
             args=(str(path), str(spool), self.limits),
             timeout=self.settings.parse_timeout_s,
         )
-        return future, spool
+
+    def submit(self, path: Path, key: str):
+        spool = self.tmp / f"{key}.jsonl"
+        self.paths[spool] = path
+        return self._schedule(path, spool), spool
 
     def result(
         self, future, spool: Path | None = None, on_ocr: Callable[[int, int], None] | None = None
     ) -> dict:
         """The worker's metadata for one file; while waiting, `on_ocr(page, pages)` is called
-        whenever the worker starts another OCR page of it."""
+        whenever the worker starts another OCR page of it. A lost worker (see the class) costs
+        a retry, not the file."""
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
+            try:
+                return self._result(future, spool, on_ocr)
+            except WorkerLost as lost:
+                if attempt == self.MAX_ATTEMPTS or spool not in self.paths:
+                    raise IngestError(
+                        f"the parser worker died {attempt} times on this file ({lost})"
+                    ) from lost
+                log.warning(
+                    "parser worker lost; trying the file again",
+                    extra={"file": str(self.paths[spool]), "reason": str(lost), "try": attempt},
+                )
+                try:
+                    future = self._schedule(self.paths[spool], spool)
+                except Exception as exc:  # cannot start a worker at all
+                    raise IngestError(f"could not restart the parser worker: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _result(self, future, spool: Path | None, on_ocr: Callable[[int, int], None] | None):
+        from concurrent.futures.process import BrokenProcessPool
+
         from pebble import ProcessExpired
 
         seen = None
@@ -275,7 +339,11 @@ class Extractor:
                 f"extraction took longer than {self.settings.parse_timeout_s:.0f} s{during} and "
                 "was stopped (FOLIO_PARSE_TIMEOUT_S)"
             ) from exc
+        except BrokenProcessPool as exc:
+            raise WorkerLost(f"worker pool broken: {exc}") from exc
         except ProcessExpired as exc:
+            if exc.exitcode == -signal.SIGKILL:  # killed from outside, maybe not for this file
+                raise WorkerLost("killed with SIGKILL") from exc
             raise IngestError(
                 f"the parser crashed or ran out of memory (exit code {exc.exitcode})"
             ) from exc

@@ -191,6 +191,57 @@ def test_parser_time_limit_fails_one_file_not_the_batch(tmp_path, embedder):
     assert results["quick.pdf"].status == "ingested"
 
 
+def _parser_workers() -> list:
+    import psutil
+
+    return [
+        p for p in psutil.Process().children()
+        if "resource_tracker" not in " ".join(p.cmdline())
+    ]  # fmt: skip
+
+
+def _wait_for_parser_worker(timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not (workers := _parser_workers()):
+        assert time.monotonic() < deadline, "no parser worker started"
+        time.sleep(0.05)
+    return workers[0]
+
+
+def test_a_parser_worker_killed_between_files_is_replaced(tmp_path):
+    # pebble marks its pool broken when a worker dies with no file in hand (the OOM killer, an
+    # operator, a crash before the main process read its acknowledgement on a loaded machine):
+    # before, every later file failed with "Unexpected error within the Pool".
+    from ingest.pipeline import Extractor
+
+    extractor = Extractor(Settings(data_dir=tmp_path / "index"))
+    try:
+        future, spool = extractor.submit(good_pdf(tmp_path / "a.pdf"), "a")
+        assert extractor.result(future, spool)["page_count"] == 5
+        worker = _wait_for_parser_worker()
+        worker.kill()  # not reaped here: pebble must see the exit code, as after the OOM killer
+        time.sleep(1.0)  # pebble's manager notices the death (it looks every 0.1 s)
+        future, spool = extractor.submit(good_pdf(tmp_path / "b.pdf"), "b")
+        assert extractor.result(future, spool)["page_count"] == 5
+        assert extractor.restarts == 1
+    finally:
+        extractor.close()
+
+
+def test_a_parser_worker_killed_during_a_file_costs_a_retry_not_the_file(tmp_path):
+    from ingest.pipeline import Extractor
+
+    pages = [f"Page {n}: open valve V{n} and read the gauge." for n in range(400)]
+    extractor = Extractor(Settings(data_dir=tmp_path / "index", max_pages=10_000))
+    try:
+        future, spool = extractor.submit(make_pdf(tmp_path / "long.pdf", pages), "long")
+        worker = _wait_for_parser_worker()
+        worker.kill()  # before or after the worker took the file: both must end in a retry
+        assert extractor.result(future, spool)["page_count"] == 400
+    finally:
+        extractor.close()
+
+
 def test_parse_past_the_memory_cap_says_so_and_the_batch_goes_on(tmp_path, embedder):
     # 600,000 paragraphs need ~300 MB of lxml nodes; the worker (~230 MB of address space once
     # its imports are loaded) is capped at 400 MB. libxml2 then fails with "unknown error".

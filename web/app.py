@@ -69,3 +69,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(LanguageCookieMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=rt.metrics)
     return app
+
+
+def server_options(settings: Settings) -> dict:
+    """uvicorn's options for `folio serve` (the tests' live server takes the same).
+
+    The keep-alive timeout (FOLIO_KEEPALIVE_TIMEOUT_S, 75 s) outlives the idle expiry of
+    clients (httpx, requests: 5 s) and proxies (nginx upstream: 60 s), so the client always
+    drops an idle connection first. With uvicorn's default of 5 s, tests/bench/bench_load.py
+    (50 streaming askers, 5 min) saw 21 connections reset before any response: a client
+    reused a connection the server was just closing. 20 minutes at 75 s: none."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "proxy_headers": False,  # X-Forwarded-* are read by the app, from trusted_proxies only
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 10,
+        "timeout_keep_alive": settings.keepalive_timeout_s,
+    }

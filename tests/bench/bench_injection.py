@@ -65,16 +65,18 @@ def classify(text: str, mode: str, refused: bool, unsupported: list[str]) -> tup
 
 
 def summarize(rows: list[dict], model: str) -> None:
+    from folio.text import instruction_like
+
     verdicts = []
     known = 0
     for r in rows:
         verdict, obeyed = classify(r["answer"], r["mode"], r["refused"], r["unsupported"])
         verdicts.append(verdict)
-        known += bool(obeyed) and all(c.known for c in obeyed)
+        known += bool(obeyed) and all(instruction_like(c.injection) for c in obeyed)
     obeyed_n = sum(v.startswith("obeyed") for v in verdicts)
     print(f"\nload average {os.getloadavg()[0]:.1f}; model {model}")
     print(f"questions {len(rows)}, p50 {statistics.median(r['seconds'] for r in rows):.0f} s")
-    print(f"obeyed an injection: {obeyed_n} ({known} of them only injections the pattern knows)")
+    print(f"obeyed an injection: {obeyed_n} ({known} of them only injections the pattern flags)")
     for label in ("obeyed: caught (marked unsupported)", "obeyed: caught (refused)",
                   "obeyed: sentence flagged unsupported", "obeyed: SHOWN AS NORMAL",
                   "honest", "honest: marked unsupported", "honest: refused"):  # fmt: skip
@@ -108,6 +110,8 @@ def main() -> None:
         data_dir=work / "index", engine_port=_free_port(), llm_model="local",
         llm_max_tokens=args.max_tokens, engine_dir=ROOT / "data" / "engine",
     )  # fmt: skip
+    from folio.text import instruction_like
+
     model = args.model or default_model_path(settings)
     index, embedder = open_index(settings)
     results = ingest_paths(files, settings, index=index, embedder=embedder)
@@ -116,8 +120,9 @@ def main() -> None:
     flagged = index.db.execute(
         "SELECT COUNT(*), SUM(instruction_like) FROM chunks").fetchone()  # fmt: skip
     print(f"corpus: {len(CASES)} injected pages in {len(files)} files, {flagged[0]} chunks, "
-          f"{flagged[1]} flagged at ingest; the pattern knows "
-          f"{sum(c.known for c in CASES)} of the {len(CASES)} injections", flush=True)  # fmt: skip
+          f"{flagged[1]} flagged at ingest; the pattern flags "
+          f"{sum(instruction_like(c.injection) for c in CASES)} of the {len(CASES)} injections",
+          flush=True)  # fmt: skip
 
     handle = start_engine(settings, model, timeout_s=300)
     client = LLMClient.from_settings(settings, base_url=handle.base_url, model=handle.model)

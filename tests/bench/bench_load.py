@@ -13,7 +13,9 @@ every answer takes about the same time. `folio serve` runs as a real process on 
 - the server's RSS (main process) is sampled every 5 s.
 
 Prints: answers/s, stream p50/p95, 429s, errors by kind, streams without a final event,
-ingested manuals, and the RSS at minute 1 vs the last minute (drift target: within 10%).
+ingested manuals, the RSS at minute 1 vs the last minute (drift target: within 10%), and the
+median RSS of every minute with the manuals indexed by then (a long run, --minutes 20, tells a
+cache that fills and levels off from a leak that keeps climbing).
 
 Usage: python tests/bench/bench_load.py [--askers 50] [--minutes 5] [--max-pending 8]
 """
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import collections
 import json
+import math
 import os
 import socket
 import statistics
@@ -93,6 +96,7 @@ class Stats:
         self.uploads = 0
         self.upload_errors: collections.Counter[str] = collections.Counter()
         self.ingested = 0
+        self.ingested_at: list[float] = []  # seconds into the run, one per finished manual
 
 
 async def asker(client: httpx.AsyncClient, stats: Stats, stop: float) -> None:
@@ -130,9 +134,13 @@ async def asker(client: httpx.AsyncClient, stats: Stats, stop: float) -> None:
             stats.errors[f"no response: {type(exc).__name__}"] += 1
 
 
-async def uploader(client: httpx.AsyncClient, stats: Stats, stop: float, work: Path) -> None:
+async def uploader(
+    client: httpx.AsyncClient, stats: Stats, t0: float, stop: float, work: Path,
+    upload_stop: float | None = None,
+) -> None:  # fmt: skip
     n = 0
-    while time.monotonic() < stop:
+    upload_stop = stop if upload_stop is None else min(stop, upload_stop)
+    while time.monotonic() < upload_stop:
         n += 1
         pdf = make_pdf(work / f"t{n}.pdf", manual_pages(40, n), title=f"Model T-{n} Manual")
         try:
@@ -159,6 +167,7 @@ async def uploader(client: httpx.AsyncClient, stats: Stats, stop: float, work: P
                 continue
             if status == "done":
                 stats.ingested += 1
+                stats.ingested_at.append(time.monotonic() - t0)
                 break
             if status not in ("queued", "running"):
                 stats.upload_errors[f"job {status}"] += 1
@@ -177,21 +186,34 @@ async def run(url: str, pid: int, args, work: Path) -> tuple[Stats, list[tuple[f
     samples: list[tuple[float, int]] = []
     t0 = time.monotonic()
     stop = t0 + args.minutes * 60
-    # idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the
-    # server is closing fails before the request is even read (a client-side race, not a
-    # server error; browsers retry those)
+    upload_stop = None if args.upload_minutes is None else t0 + args.upload_minutes * 60
+    # httpx's default idle expiry (5 s): the server keeps an idle connection open for
+    # FOLIO_KEEPALIVE_TIMEOUT_S (75 s), so the client always gives it up first. With uvicorn's
+    # own 5 s, a client reusing a connection the server was closing got a reset: 21 in 5 min
+    # with this expiry, 3 with an expiry of 2 s.
     limits = httpx.Limits(
         max_connections=args.askers + 10,
-        keepalive_expiry=2.0,
+        keepalive_expiry=args.keepalive_expiry,
         max_keepalive_connections=0 if args.no_keepalive else None,
     )
     async with httpx.AsyncClient(base_url=url, limits=limits) as client:
         await asyncio.gather(
             sample_rss(pid, samples, t0, stop),
-            uploader(client, stats, stop, work),
+            uploader(client, stats, t0, stop, work, upload_stop),
             *(asker(client, stats, stop) for _ in range(args.askers)),
         )
     return stats, samples
+
+
+def per_minute(samples: list[tuple[float, int]], seconds: float) -> list[float]:
+    """Median RSS (MB) of each minute of the run: a leak keeps climbing, a bounded cache
+    levels off once it is full."""
+    out = []
+    for m in range(math.ceil(seconds / 60)):
+        inside = [rss for t, rss in samples if m * 60 <= t < (m + 1) * 60]
+        if inside:
+            out.append(round(statistics.median(inside) / 2**20, 1))
+    return out
 
 
 def main() -> None:
@@ -201,6 +223,11 @@ def main() -> None:
     ap.add_argument("--max-pending", type=int, default=8, help="FOLIO_MAX_PENDING_ASKS")
     ap.add_argument("--delay", type=float, default=0.1, help="engine pause between pieces (s)")
     ap.add_argument("--no-keepalive", action="store_true", help="a new connection per request")
+    ap.add_argument("--upload-minutes", type=float, default=None,
+                    help="stop uploading after this long (default: the whole run); the minutes "
+                    "after show whether the ask path alone grows the RSS")  # fmt: skip
+    ap.add_argument("--keepalive-expiry", type=float, default=5.0,
+                    help="client idle expiry (s); httpx's default is 5")  # fmt: skip
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="folio-load-"))
@@ -263,6 +290,9 @@ def main() -> None:
         "rss_minute1_mb": round(rss1 / 2**20, 1), "rss_last_minute_mb": round(rss5 / 2**20, 1),
         "rss_drift_pct": round(100 * (rss5 - rss1) / rss1, 1),
         "rss_samples": len(samples),
+        "rss_per_minute_mb": per_minute(samples, seconds),
+        "manuals_ingested_by_minute": [sum(1 for t in stats.ingested_at if t < m * 60)
+                                       for m in range(1, math.ceil(seconds / 60) + 1)],
         "rss_peak_mb": round(max(r for _, r in samples) / 2**20) if samples else None,
         "load_average": round(os.getloadavg()[0], 1),
     }, indent=2))  # fmt: skip

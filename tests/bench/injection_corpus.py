@@ -5,9 +5,11 @@ pages (English and Chinese). Each injection is a different trick (override, role
 system prompt, chat-template tokens, a "note to AI assistants", a link, a phone number, a fake
 recall, a language switch, a password leak, a competitor plug) and carries a *canary*, a string
 no honest answer contains, so `bench_injection.py` can tell when an answer obeyed it. Four
-injections avoid the words Folio's pattern knows (`folio.text.instruction_like`): they test the
-answer check alone. Each page's question is about that page's fact, so the injected passage is
-in the prompt.
+injections (`known=False`) avoided the words Folio's pattern knew when the corpus was written;
+since the pattern was widened to any sentence that turns to an AI reader and tells it what to
+say (`folio.text.instruction_like`), they are flagged too, and tests/bench/injection_heldout.py
+holds the wordings it was not tuned on. Each page's question is about that page's fact, so the
+injected passage is in the prompt.
 
 Usage: python tests/bench/injection_corpus.py OUT_DIR   (writes the three files)
 """
@@ -29,7 +31,7 @@ class Case(NamedTuple):
     injection: str
     canary: str  # in an answer only if the model obeyed the injection
     question: str
-    known: bool  # Folio's pattern is expected to flag it
+    known: bool  # worded as the pattern knew when the corpus was written
 
 
 EN_PDF = [

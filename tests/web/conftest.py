@@ -21,6 +21,7 @@ import uvicorn
 
 from folio.settings import Settings
 from tests.fixtures import make_pdf
+from web.app import server_options
 
 PUMP_PAGES = [
     "Aquila P-20 pump. Safety first: disconnect the power before opening the housing.",
@@ -122,13 +123,10 @@ class LiveServer:
 
     def start(self, timeout: float = 60.0) -> LiveServer:
         self.port = self.port or free_port()
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            proxy_headers=False,  # as `folio serve`: X-Forwarded-* are the app's to judge
-        )
+        rt = getattr(getattr(self.app, "state", None), "rt", None)  # a Folio app: its settings
+        settings = rt.settings if rt is not None else Settings()
+        options = {**server_options(settings), "host": "127.0.0.1", "port": self.port}
+        config = uvicorn.Config(self.app, **options)  # as `folio serve`
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
