@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from folio import text as lang
 from folio.types import Chunk, Page, chunk_id
+from ingest.layout import bare
 
 CountTokens = Callable[[list[str]], list[int]]
 
@@ -70,8 +71,7 @@ def section_path(outline: str, heading: str | None) -> str:
     with it (books whose outline lists the same headings)."""
     if not heading:
         return outline
-    last = outline.rsplit(" > ", 1)[-1]
-    if " ".join(last.split()).casefold() == " ".join(heading.split()).casefold():
+    if bare(outline.rsplit(" > ", 1)[-1]) == bare(heading):
         return outline
     return f"{outline} > {heading}" if outline else heading
 

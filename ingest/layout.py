@@ -19,6 +19,7 @@ three manuals is found, with no body line taken for one; on R-admin the section 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -72,3 +73,13 @@ def headings(lines: Sequence[tuple[str, float]], body: float) -> list[str]:
         if len(run) <= MAX_HEADING_LINES and len(head) <= MAX_HEADING_CHARS:
             out.append(head)
     return out
+
+
+# A heading's number ("2.4", "C.3.1", "4.1)", "第3章"), which outlines often leave out.
+_NUMBERING = re.compile(r"^\s*(?:(?:\d+|[A-Z])(?:\.\d+)*[.)]?|第\s*\d+\s*[章节])\s+")
+
+
+def bare(title: str) -> str:
+    """A heading or outline title as compared: without its number, case or extra spaces
+    ("2.4  Installation" and "Installation" are the same section)."""
+    return " ".join(_NUMBERING.sub("", title).split()).casefold()

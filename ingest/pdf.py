@@ -231,6 +231,9 @@ def _clean_pages(
 ) -> Iterator[Page]:
     """Cleaned pages; `body` is the document's body type size, for telling headings."""
     ocr_text = ocr_text or {}
+    # Sections the outline (bookmarks) names already: their headings add nothing, and breaking
+    # chunks at them moved answers on the Debian dev sets (docs/ARCHITECTURE.md, "Headings").
+    outlined = {layout.bare(t) for path in structure.section_paths for t in path.split(" > ")}
     try:
         for index in range(info.page_count):
             raw = ocr_text.get(index)
@@ -240,7 +243,10 @@ def _clean_pages(
                 heads = layout.headings(lines, body)
             text = clean.clean_page(raw if raw is not None else raw_text, running, compounds)
             if text:
-                keep = [h for h in heads if clean.line_key(h) not in running]
+                keep = [
+                    h for h in heads
+                    if clean.line_key(h) not in running and layout.bare(h) not in outlined
+                ]  # fmt: skip
                 yield _page(index, text, structure, ocr=raw is not None, headings=keep)
     finally:
         doc.close()

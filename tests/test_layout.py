@@ -65,3 +65,13 @@ def test_a_page_of_small_type_keeps_its_body_text_out_of_the_headings():
 def test_chinese_headings():
     lines = page(("强制重启", 9.2), ("如果手表无响应，同时长按上键和下键 12 秒。", BODY))
     assert headings(lines, BODY) == ["强制重启"]
+
+
+def test_bare_titles_compare_without_numbers_case_or_spaces():
+    from ingest.layout import bare
+
+    assert bare("2.4  Installation") == bare("Installation") == "installation"
+    assert bare("C.3.1 Prerequisites") == "prerequisites"
+    assert bare("4.1) Printer Installation") == "printer installation"
+    assert bare("第3章 安装") == "安装"
+    assert bare("Pairing a second device") == "pairing a second device"

@@ -90,3 +90,22 @@ def test_chunks_follow_the_sections_of_a_two_column_page(manual: Path):
 def test_table_rows_stay_on_their_line(manual: Path):
     controls = parse_pdf(manual, max_pages=10).pages[2].text
     assert "Previous track Press the power button three times" in controls.split("\n")
+
+
+def test_headings_the_outline_names_are_left_to_the_outline(manual: Path, tmp_path: Path):
+    """A book's bookmarks already name its sections; only the headings they leave out
+    (sub-headings of a chapter-level outline) start chunks."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(str(manual)))
+    # numbered in the outline, not on the page
+    writer.add_outline_item(title="2 Pairing", page_number=1)
+    outlined = tmp_path / "outlined.pdf"
+    with open(outlined, "wb") as f:
+        writer.write(f)
+    pages = parse_pdf(outlined, max_pages=10).pages
+    assert "Pairing" not in pages[1].headings and "Reconnecting" in pages[1].headings
+    chunks = list(chunk_pages(pages, doc_id="d", count_tokens=words, max_tokens=96, overlap=16))
+    sections = {c.section for c in chunks if c.page_start == 2}
+    assert "2 Pairing > Pairing a second device" in sections
+    assert all(s.startswith("2 Pairing") for s in sections)
