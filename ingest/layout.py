@@ -70,9 +70,30 @@ def headings(lines: Sequence[tuple[str, float]], body: float) -> list[str]:
     out = []
     for run in runs:
         head = " ".join(run)
-        if len(run) <= MAX_HEADING_LINES and len(head) <= MAX_HEADING_CHARS:
+        if len(run) <= MAX_HEADING_LINES and len(head) <= MAX_HEADING_CHARS and not label(head):
             out.append(head)
     return out
+
+
+# Words that number a part of a book without naming it ("Chapter 8", "Appendix B", "第 8 章").
+_LABEL_WORDS = frozenset("chapter part section appendix annex 第 章 节 部分 附录".split())
+_LABEL_TOKEN = re.compile(r"[A-Za-z]+|\d+|[\u4e00-\u9fff]+|\S")
+_ROMAN_OR_LETTER = re.compile(r"^(?:[ivxlcdm]+|[a-z])$")
+
+
+def label(heading: str) -> bool:
+    """A heading that only numbers a chapter ("Chapter 8" above "Updating the package"): it
+    names no topic, so it neither starts a chunk nor names a section. On the Chinese dev
+    manual it put "Chapter 8" into the sections of every chunk of a chapter's first page."""
+    tokens = [t.casefold() for t in _LABEL_TOKEN.findall(heading)]
+    return (
+        bool(tokens)
+        and all(
+            t in _LABEL_WORDS or t.isdigit() or _ROMAN_OR_LETTER.match(t) or not t.isalnum()
+            for t in tokens
+        )
+        and any(t in _LABEL_WORDS for t in tokens)
+    )
 
 
 # A heading's number ("2.4", "C.3.1", "4.1)", "第3章"), which outlines often leave out.

@@ -75,3 +75,12 @@ def test_bare_titles_compare_without_numbers_case_or_spaces():
     assert bare("4.1) Printer Installation") == "printer installation"
     assert bare("第3章 安装") == "安装"
     assert bare("Pairing a second device") == "pairing a second device"
+
+
+def test_a_heading_that_only_numbers_a_chapter_is_dropped():
+    from ingest.layout import label
+
+    lines = page(("Chapter 8", 20.0), ("Updating the package", 24.0), ("Body text.", BODY))
+    assert headings(lines, BODY) == ["Updating the package"]
+    assert all(label(h) for h in ["Chapter 8", "第 8 章", "Appendix B", "Part II", "附录 A"])
+    assert not any(label(h) for h in ["Charging", "Section 3: Safety", "更新软件包", "A"])
