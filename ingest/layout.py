@@ -59,7 +59,11 @@ def headings(lines: Sequence[tuple[str, float]], body: float) -> list[str]:
     previous: float | None = None  # the size of the large line just before, if any
     for text, size in lines:
         words = " ".join(text.split())
-        if size < HEADING_RATIO * body or not any(ch.isalpha() for ch in words):
+        if (
+            size < HEADING_RATIO * body
+            or sum(ch.isalnum() for ch in words) < 2
+            or not any(ch.isalpha() for ch in words)
+        ):  # an index's group letter ("R") or a callout number is no heading
             previous = None
             continue
         if previous is not None and abs(size - previous) < 0.05:
@@ -96,11 +100,17 @@ def label(heading: str) -> bool:
     )
 
 
-# A heading's number ("2.4", "C.3.1", "4.1)", "第3章"), which outlines often leave out.
-_NUMBERING = re.compile(r"^\s*(?:(?:\d+|[A-Z])(?:\.\d+)*[.)]?|第\s*\d+\s*[章节])\s+")
+# A heading's number ("2.4", "C.3.1", "4.1)", "Appendix C", "第3章"), which outlines often leave
+# out, and the punctuation and quotes that differ between the two ("on ‘arm64’", "on arm64").
+_NUMBERING = re.compile(
+    r"^\s*(?:(?:(?:chapter|appendix|part|section|annex|附录)\s*)?"
+    r"(?:\d+|[A-Z]|[IVXL]+)(?:\.\d+)*[.)]?|第\s*\d+\s*[章节])\s+",
+    re.I,
+)
+_PUNCTUATION = re.compile(r"[^\w\s]+")
 
 
 def bare(title: str) -> str:
     """A heading or outline title as compared: without its number, case or extra spaces
     ("2.4  Installation" and "Installation" are the same section)."""
-    return " ".join(_NUMBERING.sub("", title).split()).casefold()
+    return " ".join(_PUNCTUATION.sub(" ", _NUMBERING.sub("", title)).split()).casefold()

@@ -43,6 +43,7 @@ def test_bold_at_body_size_captions_and_footers_are_not_headings():
         ("Figure 1 Controls on the right ear cup", 7.8),
         ("5 / 12", 7.0),
         ("12", 14.0),  # a large number without a letter (a callout) is no heading
+        ("R", 14.0),  # nor an index's group letter
     )
     assert headings(lines, BODY) == []
 
@@ -75,6 +76,8 @@ def test_bare_titles_compare_without_numbers_case_or_spaces():
     assert bare("4.1) Printer Installation") == "printer installation"
     assert bare("第3章 安装") == "安装"
     assert bare("Pairing a second device") == "pairing a second device"
+    assert bare("Appendix C Platform notes") == bare("C Platform notes") == "platform notes"
+    assert bare("C.3.11 Building for Intel on ‘arm64’") == bare("Building for Intel on arm64")
 
 
 def test_a_heading_that_only_numbers_a_chapter_is_dropped():
