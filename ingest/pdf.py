@@ -232,7 +232,8 @@ def _clean_pages(
     """Cleaned pages; `body` is the document's body type size, for telling headings."""
     ocr_text = ocr_text or {}
     # Sections the outline (bookmarks) names already: their headings add nothing, and breaking
-    # chunks at them moved answers on the Debian dev sets (docs/ARCHITECTURE.md, "Headings").
+    # chunks at them moved answers on the Debian dev sets (docs/ARCHITECTURE.md, "Consumer-manual
+    # layout").
     outlined = {layout.bare(t) for path in structure.section_paths for t in path.split(" > ")}
     try:
         for index in range(info.page_count):
