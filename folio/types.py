@@ -33,6 +33,13 @@ class Page:
     label: str | None = None
     section: str = ""
     ocr: bool = False
+    # Headings printed on the page, in reading order (`ingest.layout`: PDF pages, told by type
+    # size); the chunker starts chunks at them and names each chunk's section after them.
+    headings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headings, tuple):  # read back from JSON as a list
+            object.__setattr__(self, "headings", tuple(self.headings))
 
 
 @dataclass

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ import pypdfium2.raw as pdfium_c
 from pypdf import PdfReader
 
 from folio.types import Page, ParsedDocument
-from ingest import clean
+from ingest import clean, layout
 from ingest.errors import IngestError
 from ingest.formats import OcrProgress
 from ingest.ocr import MAX_SIDE, RENDER_DPI, Ocr
@@ -51,7 +52,11 @@ _LOAD_ERRORS = {
     pdfium_c.FPDF_ERR_SECURITY: "encrypted PDF: unsupported security handler",
     pdfium_c.FPDF_ERR_PAGE: "page not found or content error",
 }
-_JUNK_TITLE = re.compile(r"^(untitled|microsoft word - .*|document\d*|\s*)$", re.I)
+# Titles that name no manual: placeholders, and the page address a browser writes when it prints
+# HTML to PDF ("about:blank", "file:///tmp/manual.html", "https://…/index.html").
+_JUNK_TITLE = re.compile(
+    r"^(untitled|microsoft word - .*|document\d*|about:\S*|[a-z][a-z0-9+.-]*://\S*|\s*)$", re.I
+)
 
 
 @dataclass
@@ -108,8 +113,11 @@ def iter_clean_pdf_pages(
         edges: list[list[str]] = []
         only_edges: list[bool] = []
         compounds: set[str] = set()
+        sizes: Counter[float] = Counter()
         for index in range(info.page_count):
-            text = clean.fix_characters(_page_text(doc, index, info.warnings))
+            raw, lines = _read_page(doc, index, info.warnings)
+            sizes += layout.size_weights(lines)
+            text = clean.fix_characters(raw)
             page_edges = clean.edge_lines(text)
             edges.append(page_edges)
             only_edges.append(not _has_middle(text))
@@ -137,7 +145,8 @@ def iter_clean_pdf_pages(
         raise
     del edges, only_edges
     _check_text_layer(info, doc, scanned, ocr_tried=ocr is not None)
-    return info, _clean_pages(doc, info, structure, running, compounds, ocr_text)
+    body = layout.body_size(sizes)
+    return info, _clean_pages(doc, info, structure, running, compounds, ocr_text, body)
 
 
 def parse_pdf(
@@ -218,21 +227,36 @@ def _clean_pages(
     running: set[str],
     compounds: set[str],
     ocr_text: dict[int, str] | None = None,
+    body: float = 0.0,
 ) -> Iterator[Page]:
+    """Cleaned pages; `body` is the document's body type size, for telling headings."""
     ocr_text = ocr_text or {}
+    # Sections the outline (bookmarks) names already: their headings add nothing, and breaking
+    # chunks at them moved answers on the Debian dev sets (docs/ARCHITECTURE.md, "Consumer-manual
+    # layout").
+    outlined = {layout.bare(t) for path in structure.section_paths for t in path.split(" > ")}
     try:
         for index in range(info.page_count):
             raw = ocr_text.get(index)
-            text = clean.clean_page(
-                raw if raw is not None else _page_text(doc, index, []), running, compounds
-            )
+            heads: list[str] = []
+            if raw is None:
+                raw_text, lines = _read_page(doc, index, [])
+                heads = layout.headings(lines, body)
+            text = clean.clean_page(raw if raw is not None else raw_text, running, compounds)
             if text:
-                yield _page(index, text, structure, ocr=raw is not None)
+                keep = [
+                    h for h in heads
+                    if clean.line_key(h) not in running and layout.bare(h) not in outlined
+                ]  # fmt: skip
+                yield _page(index, text, structure, ocr=raw is not None, headings=keep)
     finally:
         doc.close()
 
 
-def _page(index: int, text: str, structure: _Structure, *, ocr: bool = False) -> Page:
+def _page(
+    index: int, text: str, structure: _Structure, *, ocr: bool = False,
+    headings: Sequence[str] = (),
+) -> Page:  # fmt: skip
     labels = structure.labels
     at = bisect.bisect_right(structure.section_starts, index) - 1
     return Page(
@@ -241,6 +265,7 @@ def _page(index: int, text: str, structure: _Structure, *, ocr: bool = False) ->
         label=labels[index] if labels is not None and index < len(labels) else None,
         section=structure.section_paths[at] if at >= 0 else "",
         ocr=ocr,
+        headings=tuple(headings),
     )
 
 
@@ -432,6 +457,41 @@ def _looks_like_title(line: str) -> bool:
     )
 
 
+def _read_page(
+    doc: pdfium.PdfDocument, index: int, warnings: list[str]
+) -> tuple[str, list[tuple[str, float]]]:
+    """One page's text (as `_page_text`) and its lines with the font size PDFium reports for
+    each line's first visible character (for `ingest.layout`)."""
+    try:
+        page = doc[index]
+    except pdfium.PdfiumError as exc:
+        warnings.append(f"page {index + 1} unreadable: {exc}")
+        return "", []
+    try:
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_bounded()
+            count = textpage.count_chars()  # the sizes go by character index
+            indexed = textpage.get_text_range(0, count) if count > 0 else ""
+            lines: list[tuple[str, float]] = []
+            start = 0
+            for line in indexed.split("\n"):
+                first = next((start + i for i, ch in enumerate(line) if not ch.isspace()), None)
+                if first is not None and first < count:
+                    size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first))
+                    lines.append((clean.fix_characters(line), size))
+                start += len(line) + 1
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    return _plain_hyphens(text), lines
+
+
+def _plain_hyphens(text: str) -> str:
+    return text.replace("\x02", "-\n").replace("\ufffe", "-\n")
+
+
 def _page_text(doc: pdfium.PdfDocument, index: int, warnings: list[str]) -> str:
     """One page's text as PDFium reads it, with its line-end hyphen marks made plain again.
 
@@ -451,4 +511,4 @@ def _page_text(doc: pdfium.PdfDocument, index: int, warnings: list[str]) -> str:
             textpage.close()
     finally:
         page.close()
-    return text.replace("\x02", "-\n").replace("\ufffe", "-\n")
+    return _plain_hyphens(text)

@@ -231,21 +231,22 @@ def merge_spans(chunks: list[Chunk]) -> str:
     """Join consecutive chunks of one page without repeating their overlap.
 
     Offsets are only comparable within one extracted page text: a DOCX page holds one text per
-    section run, each counted from 0, so chunks of different sections are joined whole (taking
-    their offsets as one text cut the start off the second: "…手册" + "部说明").
+    section run, each counted from 0, so chunks are joined by their offsets only where the
+    overlap the offsets claim is really the end of the text so far (taking two section runs'
+    offsets as one text cut the start off the second: "…手册" + "部说明"); others are joined
+    whole. (PDF chunks of one page now carry different sections, their headings.)
     """
     chunks = sorted(chunks, key=lambda c: c.ord)
     text = chunks[0].text
-    prev = chunks[0]
-    end = prev.char_end
+    end = chunks[0].char_end
     for c in chunks[1:]:
-        if c.section == prev.section and c.char_start < end:
-            text += c.text[end - c.char_start :]
+        shared = end - c.char_start
+        if 0 < shared <= len(c.text) and text.endswith(c.text[:shared]):
+            text += c.text[shared:]
         else:
             text += "\n" + c.text
             end = 0
         end = max(end, c.char_end)
-        prev = c
     return text
 
 

@@ -103,3 +103,98 @@ def test_real_tokenizer_budget(tokenizer_count):
     assert len(chunks) > 3
     for c in chunks:
         assert tokenizer_count([c.text])[0] <= 120 + 5  # joins may merge a token or two
+
+
+# --- headings (ingest.layout finds them in PDFs; the chunker starts chunks at them) -----------
+
+
+def manual_page(**kw) -> Page:
+    text = "\n".join(
+        [
+            "Pairing",
+            *(sentence(i) for i in range(4)),
+            "Pairing a second",
+            "device",
+            *(sentence(i) for i in range(4, 8)),
+            "Reconnecting",
+            sentence(8),
+            "Clearing the pairing list",
+            *(sentence(i) for i in range(9, 13)),
+        ]
+    )
+    heads = ("Pairing", "Pairing a second device", "Reconnecting", "Clearing the pairing list")
+    return Page(text=text, number=5, headings=heads, **kw)
+
+
+def chunks_of(page: Page, **kw) -> list:
+    return chunk_page(page, doc_id="d", first_ord=0, count_tokens=words, **kw)
+
+
+def test_heading_spans_match_whole_lines_in_order_and_across_wraps():
+    from ingest.chunk import heading_spans
+
+    text = "Pairing\nbody about pairing\nPairing a second\ndevice\nmore\nPairing"
+    found = heading_spans(text, ["Pairing", "Pairing a second device", "Missing"])
+    assert [(text[a:b], h) for a, b, h in found] == [
+        ("Pairing", "Pairing"),
+        ("Pairing a second\ndevice", "Pairing a second device"),
+    ]
+    assert heading_spans("Pairing is easy", ["Pairing"]) == []  # not alone on its line
+
+
+def test_chunks_start_at_headings_without_overlap_across_them():
+    chunks = chunks_of(manual_page(), max_tokens=60, overlap=10)
+    starts = [c.text.split("\n")[0] for c in chunks]
+    assert starts == ["Pairing", "Pairing a second", "Reconnecting"]
+    # "Reconnecting" holds one sentence (11 tokens): it stays with the next section
+    assert "Clearing the pairing list" in chunks[2].text
+    assert [c.section for c in chunks] == ["Pairing", "Pairing a second device", "Reconnecting"]
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert b.char_start >= a.char_end  # nothing carried across a heading
+
+
+def test_a_heading_never_ends_a_chunk():
+    text = "\n".join([sentence(0), sentence(1), sentence(2), "Cleaning", sentence(3)])
+    page = Page(text=text, number=1, headings=("Cleaning",))
+    chunks = chunks_of(page, max_tokens=31, overlap=10)
+    assert all(not c.text.endswith("Cleaning") for c in chunks)
+    assert any(c.text.startswith("Cleaning\n") for c in chunks)
+
+
+def test_section_is_the_outline_path_then_the_heading_in_force():
+    from ingest.chunk import section_path
+
+    assert section_path("", "Reconnecting") == "Reconnecting"
+    assert section_path("2 Install > 2.4 Installation", "2.4 Installation") == (
+        "2 Install > 2.4 Installation"
+    )
+    assert section_path("2 Install", "2.4.1 Options") == "2 Install > 2.4.1 Options"
+    assert section_path("Intro", None) == "Intro"
+
+
+def test_the_last_heading_of_a_page_names_the_top_of_the_next():
+    first = Page(text="Troubleshooting\n" + sentence(0), number=9, headings=("Troubleshooting",))
+    second = Page(text=sentence(1), number=10)
+    new_chapter = Page(text=sentence(2), number=11, section="Appendix")
+    chunks = list(
+        chunk_pages([first, second, new_chapter], doc_id="d", count_tokens=words, max_tokens=50)
+    )
+    assert [c.section for c in chunks] == ["Troubleshooting", "Troubleshooting", "Appendix"]
+
+
+def test_pages_without_headings_chunk_as_before():
+    text = " ".join(sentence(i) for i in range(30))
+    plain = chunks_of(Page(text=text, number=1), max_tokens=50, overlap=10)
+    headed = chunks_of(Page(text=text, number=1, headings=("Absent heading",)), max_tokens=50,
+                       overlap=10)  # fmt: skip
+    assert [(c.char_start, c.char_end) for c in plain] == [
+        (c.char_start, c.char_end) for c in headed
+    ]
+
+
+def test_headings_survive_the_spool_as_a_tuple():
+    import json
+    from dataclasses import asdict
+
+    page = Page(**json.loads(json.dumps(asdict(Page(text="x", headings=("A", "B"))))))
+    assert page.headings == ("A", "B")

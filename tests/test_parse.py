@@ -112,6 +112,15 @@ def test_pdf_title_from_metadata_else_first_line(tmp_path):
     assert parse(no_heading).title == "service-notes"
 
 
+@pytest.mark.parametrize(
+    "address", ["about:blank", "file:///tmp/manual.html", "https://example.com/h7/index.html"]
+)
+def test_pdf_title_is_not_the_address_a_browser_printed(tmp_path, address):
+    """Chromium writes the page's address as the title of HTML it prints to PDF."""
+    path = make_pdf(tmp_path / "m.pdf", ["AeroSound H7\n" + body(1)], title=address)
+    assert parse(path).title == "AeroSound H7"
+
+
 def test_streaming_api_yields_pages_lazily_and_cleans_them(tmp_path):
     texts = [body(n) for n in range(1, 7)]
     path = make_pdf(tmp_path / "m.pdf", texts, footer="Page {n}")

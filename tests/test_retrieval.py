@@ -144,3 +144,12 @@ def test_expanding_across_sections_of_one_docx_page_keeps_both_texts_whole():
     assert (
         merge_spans([title, safety]) == "Router manual\nSafety\n\nRead all instructions before use."
     )
+
+
+def test_expanding_chunks_of_two_headings_on_one_pdf_page_drops_their_overlap():
+    from retrieval.search import merge_spans
+
+    text = "Pairing\nHold the button.\nReconnecting\nIt reconnects."
+    a = Chunk("d-0", "d", 0, text[:33], 5, 5, None, None, "Pairing", 0, 33, 5)
+    b = Chunk("d-1", "d", 1, text[25:], 5, 5, None, None, "Reconnecting", 25, len(text), 5)
+    assert merge_spans([a, b]) == text
