@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
@@ -557,7 +557,7 @@ def _write_chunks(
         nonlocal pages_done
         for page in pages:
             pages_done += 1
-            yield page
+            yield page if settings.chunk_at_headings else replace(page, headings=())
 
     stream = chunk_pages(
         counted(pages),

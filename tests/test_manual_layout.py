@@ -109,3 +109,22 @@ def test_headings_the_outline_names_are_left_to_the_outline(manual: Path, tmp_pa
     sections = {c.section for c in chunks if c.page_start == 2}
     assert "2 Pairing > Pairing a second device" in sections
     assert all(s.startswith("2 Pairing") for s in sections)
+
+
+@pytest.mark.parametrize("at_headings", [False, True])
+def test_ingest_starts_chunks_at_headings_only_when_the_setting_says_so(
+    manual: Path, tmp_path: Path, at_headings: bool
+):
+    from folio.settings import Settings
+    from ingest.pipeline import ingest_paths
+    from services.build import open_index
+
+    settings = Settings(data_dir=tmp_path / "index", chunk_at_headings=at_headings)
+    index, embedder = open_index(settings)
+    try:
+        ingest_paths([manual], settings, index=index, embedder=embedder)
+        sections = {s for (s,) in index.db.execute("SELECT section FROM chunks")}
+    finally:
+        index.close()
+    named = "Pairing a second device" in sections
+    assert named is at_headings, sections
