@@ -349,10 +349,14 @@ class Index:
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('embedding_model', ?)", (self.model_name,))
         elif row["value"] != self.model_name:
+            built, asked = row["value"], self.model_name
+            if built.removesuffix("-int8") == asked.removesuffix("-int8"):  # int8 or not
+                fix = "FOLIO_EMBED_PRECISION=" + ("int8" if built.endswith("-int8") else "auto")
+            else:
+                fix = f"FOLIO_EMBEDDING_MODEL={built}"
             raise IndexMismatch(
                 f"the index in {self.settings.data_dir} was built with embedding model "
-                f"{row['value']!r}, not {self.model_name!r}. Either set "
-                f"FOLIO_EMBEDDING_MODEL={row['value']} or re-index into a new data dir: "
+                f"{built!r}, not {asked!r}. Either set {fix} or re-index into a new data dir: "
                 f"folio --data-dir NEW_DIR ingest PATH..."
             )
 
