@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup embedder-onnx run serve test lint format bench eval clean image base-image test-deploy bundle wheelhouse dockerd
 
-setup: $(BIN)/folio models embedder-onnx  ## venv, CPU torch, Folio with extras, browser + CJK font for tests, local model, ONNX embedder
+setup: $(BIN)/folio models $(VENV)/.onnx-export  ## venv, CPU torch, Folio with extras, browser + CJK font for tests, local model, ONNX embedder
 
 $(BIN)/folio: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -38,12 +38,18 @@ models: $(BIN)/folio  ## the local engine's default model (Qwen2.5-Coder-1.5B-In
 embedder-onnx: $(BIN)/folio  ## the ONNX export of MiniLM (FOLIO_EMBED_BACKEND=onnx, the image's embedder) and its int8 version
 	$(BIN)/folio embedder --export --int8
 
+# Made once per venv (the export lives in its site-packages), so `make run` and `make test`
+# can set up what is missing without exporting again.
+$(VENV)/.onnx-export: $(BIN)/folio
+	$(BIN)/folio embedder --export --int8
+	touch $@
+
 run: serve
-serve:  ## the main job: ingest the samples, serve the web app on the embedded default
+serve: setup  ## the main job: sets up what is missing, ingests the samples, serves the web app
 	$(BIN)/folio ingest data/samples
 	$(BIN)/folio serve
 
-test:  ## the whole suite (unit, integration, end-to-end, browser)
+test: setup  ## sets up what is missing, then the whole suite (unit, integration, end-to-end, browser)
 	$(BIN)/python -m pytest -q
 
 lint:
