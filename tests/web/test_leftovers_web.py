@@ -79,6 +79,9 @@ def test_a_server_killed_mid_upload_leaves_nothing_after_its_next_start(tmp_path
             assert time.monotonic() < deadline, "the upload never reached the server"
             time.sleep(0.05)
         (incoming,) = (data / "uploads").glob("incoming-*")
+        while owner_alive(incoming) is None:  # the owner file follows the folder's creation
+            assert time.monotonic() < deadline, "the upload folder never named its owner"
+            time.sleep(0.01)
         assert owner_alive(incoming) is True
     finally:
         proc.send_signal(signal.SIGKILL)
