@@ -74,6 +74,17 @@ def model_name(ref: str) -> str:
     return Path(ref).name or ref
 
 
+def counting_tokenizer(model_dir: Path):  # noqa: ANN201 - a tokenizers.Tokenizer
+    """The model's fast tokenizer for token counts: no truncation, no padding
+    (both embedders count chunks with it)."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
 class Embedder:
     """A sentence-transformers model with its tokenizer; vectors are L2-normalised float32.
 
@@ -113,12 +124,7 @@ class Embedder:
     @cached_property
     def tokenizer(self):
         """The fast tokenizer alone: chunking needs token counts before the model is loaded."""
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-        tok.no_truncation()
-        tok.no_padding()
-        return tok
+        return counting_tokenizer(self.path)
 
     @cached_property
     def dim(self) -> int:

@@ -82,12 +82,9 @@ class OnnxEmbedder:
     @cached_property
     def tokenizer(self):
         """Token counts for chunking, without special tokens or truncation."""
-        from tokenizers import Tokenizer
+        from folio.embedding import counting_tokenizer
 
-        tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-        tok.no_truncation()
-        tok.no_padding()
-        return tok
+        return counting_tokenizer(self.path)
 
     @cached_property
     def _batch_tokenizer(self):
