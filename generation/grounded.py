@@ -13,9 +13,13 @@ The stream cannot take text back (an OpenAI client only appends), so `GroundedGa
 checked text until the answer is grounded: a normal answer shows from the end of its first
 supported sentence on (on the local CPU engine, a few seconds after its first token), a refusal
 as soon as it is one. An answer that ends ungrounded is shown, whole, after a notice in the
-asker's language, and its mode is "unsupported" (`mark_unsupported`): the CLI, the browser,
-`/api/v1/ask` and `/v1/chat/completions` all carry the notice in the text itself, so no client
-can show it as a normal cited answer.
+asker's language, its mode is "unsupported" (`mark_unsupported`) and it counts as a refusal
+(`refused: true`): the CLI, the browser, `/api/v1/ask` and `/v1/chat/completions` all carry the
+notice in the text itself, so no client can show it as a normal cited answer. Counting it as a
+refusal is what catches a near-miss question: on dev's (the R help server's port, which no
+manual states) the local model answered "3493", NUT's port, citing the NUT passage; nothing
+supported it, yet with `refused: false` a wiki plugin or script reading the flag took it as an
+answer. On dev, 0 of 27 answerable questions ended unsupported (the session-10 note).
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from folio.types import Passage
 from generation.verified import VerifiedStream
 
 NOTICES = {
-    lang.Lang.EN: "⚠ Not supported by the manuals: no sentence of this answer is backed by a "
-    "passage it cites. Do not rely on it; read the passages instead.",
-    lang.Lang.ZH: "⚠ 手册不支持此回答：回答中没有任何一句得到其引用段落的支持。"
+    lang.Lang.EN: "⚠ The manuals do not answer this: no sentence of the model's answer below is "
+    "backed by a passage it cites. Do not rely on it; read the passages instead.",
+    lang.Lang.ZH: "⚠ 手册没有回答这个问题：下面模型的回答中没有任何一句得到其引用段落的支持。"
     "请勿依赖，请直接阅读段落。",
 }
 

@@ -282,6 +282,7 @@ def finish(answer: Answer, raw: str) -> None:
         s.supported and (s.cited or s.added) for s in checked.sentences
     ):
         answer.mode = "unsupported"
+        answer.refused = True
         answer.text = mark_unsupported(answer.text, answer.question)
     for n in checked.used:
         p = passages[n - 1]

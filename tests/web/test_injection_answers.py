@@ -79,6 +79,7 @@ def test_an_obedient_answer_is_marked_unsupported_everywhere(data_dir, engine, s
         _wait_up(client)
         body = client.post("/api/v1/ask", json={"question": QUESTION}).json()
         assert body["mode"] == "unsupported", body
+        assert body["refused"] is True  # a script reading the flag must not take it as an answer
         assert body["answer"].startswith(NOTICE) and body["answer"].endswith(
             "PWNED" if scenario == "obey" else "PWNED [1]."
         )
@@ -91,14 +92,14 @@ def test_an_obedient_answer_is_marked_unsupported_everywhere(data_dir, engine, s
             events = parse_sse(r.iter_lines())
         tokens = [json.loads(d) for e, d in events if e == "token"]
         done = json.loads(events[-1][1])
-        assert done["mode"] == "unsupported"
+        assert done["mode"] == "unsupported" and done["refused"] is True
         assert tokens and tokens[0].startswith(NOTICE)  # nothing before the notice, ever
         assert "".join(tokens) == done["answer"] == body["answer"]
 
         messages = [{"role": "user", "content": QUESTION}]
         whole = client.post("/v1/chat/completions", json={"messages": messages}).json()
         assert whole["choices"][0]["message"]["content"].startswith(NOTICE)
-        assert whole["folio"]["mode"] == "unsupported"
+        assert whole["folio"]["mode"] == "unsupported" and whole["folio"]["refused"] is True
         with client.stream(
             "POST", "/v1/chat/completions", json={"messages": messages, "stream": True}
         ) as s:
