@@ -257,7 +257,9 @@ def open_embedder(settings: Settings) -> TextEmbedder:
 
     precision = settings.embed_precision
     export = onnx_file(settings, precision)
-    backend, note = choose(settings.embed_backend, export, precision=precision)
+    backend, note = choose(
+        settings.embed_backend, export, precision=precision, device=settings.embedding_device
+    )
     if backend is EmbedBackend.ONNX:
         from folio.embedding_onnx import OnnxEmbedder
 

@@ -107,8 +107,8 @@ class Settings(BaseSettings):
     )
     embed_backend: EmbedBackend = Field(
         EmbedBackend.AUTO,
-        description="Local embedder runtime: auto = torch when installed, else ONNX Runtime "
-        "with the export (the Docker image); torch or onnx to force one (folio/embed_backend.py).",
+        description="Local embedder runtime: auto = ONNX Runtime where its export exists (on the "
+        "CPU, fp32), else torch; torch or onnx to force one (folio/embed_backend.py).",
     )
     embed_onnx: Path | None = Field(
         None,

@@ -80,13 +80,17 @@ def onnx_embedder(exported: Path) -> OnnxEmbedder:
 # --- choosing the backend --------------------------------------------------------------------
 
 
-def test_auto_prefers_torch_and_falls_back_to_the_export(tmp_path: Path) -> None:
+def test_auto_prefers_the_export_on_the_cpu_and_torch_for_gpu_or_bf16(tmp_path: Path) -> None:
     export = tmp_path / "model.onnx"
+    assert choose("auto", export, has_torch=True)[0] is EmbedBackend.TORCH  # no export yet
     export.write_bytes(b"stand-in")
-    assert choose("auto", export, has_torch=True)[0] is EmbedBackend.TORCH
-    backend, why = choose("auto", export, has_torch=False)
-    assert backend is EmbedBackend.ONNX and "torch is not installed" in why
+    backend, why = choose("auto", export, has_torch=True)
+    assert backend is EmbedBackend.ONNX and "export exists" in why
+    assert choose("auto", export, has_torch=False)[0] is EmbedBackend.ONNX
+    assert choose("auto", export, device="cuda", has_torch=True)[0] is EmbedBackend.TORCH
+    assert choose("auto", export, precision="bf16", has_torch=True)[0] is EmbedBackend.TORCH
     assert choose("onnx", export, has_torch=True)[0] is EmbedBackend.ONNX
+    assert choose("torch", export, has_torch=True)[0] is EmbedBackend.TORCH
 
 
 def test_a_backend_that_cannot_run_is_one_line_saying_what_to_do(tmp_path: Path) -> None:

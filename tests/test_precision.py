@@ -99,7 +99,9 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
     built = {}
     for precision in ("bf16", "fp32"):
         settings = Settings(
-            data_dir=tmp_path_factory.mktemp(precision) / "index", embed_precision=precision
+            data_dir=tmp_path_factory.mktemp(precision) / "index",
+            embed_precision=precision,
+            embed_backend="torch",  # both on torch: auto takes ONNX for fp32 where exported
         )
         index, embedder = open_index(settings)
         results = ingest_paths([SAMPLES], settings, index=index, embedder=embedder)

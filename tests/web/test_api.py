@@ -60,7 +60,10 @@ def test_health_reports_embedding_precision_and_threads(client: TestClient) -> N
     from folio.precision import resolve
 
     body = client.get("/health").json()
-    assert body["embed_precision"] == resolve("auto")  # what this CPU supports natively
+    if body["embed_backend"] == "onnx":  # auto takes the export where it exists: fp32 there
+        assert body["embed_precision"] == "fp32"
+    else:
+        assert body["embed_precision"] == resolve("auto")  # what this CPU supports natively
     assert body["embed_precision_note"].startswith("auto:")
     assert (body["ingest_threads"], body["query_threads"]) == (1, 1)  # serve: one of each
 
