@@ -835,9 +835,10 @@ class Index:
             f" JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({','.join('?' * len(ids))})",
             ids,
         ).fetchall()
-        out = {}
-        for r in rows:
-            out[r["chunk_id"]] = (_chunk(r), _doc_from_join(r))
+        out, docs = {}, {}
+        for r in rows:  # ~80 rows of a handful of documents: one DocRecord per document
+            doc = docs.get(r["d_id"]) or docs.setdefault(r["d_id"], _doc_from_join(r))
+            out[r["chunk_id"]] = (_chunk(r), doc)
         return out
 
     def chunks_at(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], Chunk]:

@@ -7,6 +7,7 @@ three show the same passages, the same answer and the same citations.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -208,9 +209,11 @@ async def answer_events(
                     if rest:
                         yield Event("token", rest)
                     _mask_answer(rt, answer)
-                yield Event(
-                    "done", _finish(rt, principal, answer_id, answer, retrieval_only, colls)
+                # its SQLite row and audit line are file I/O: off the event loop
+                result = await asyncio.to_thread(
+                    _finish, rt, principal, answer_id, answer, retrieval_only, colls
                 )
+                yield Event("done", result)
             elif event.type == "token" and masker is not None:
                 piece = masker.push(event.data)
                 if piece:

@@ -5,8 +5,12 @@ latency while an ingest job runs.
 
 Phase 1 (load): each client loops POST /api/v1/search and POST /api/v1/ask (retrieval_only)
 with questions from the dev set (or generated ones) for --duration seconds; prints throughput,
-p50/p95/p99 per endpoint and errors. Phase 2 (ingest): uploads a generated --ingest-pages PDF
-and polls /health every 50 ms until the job is done; prints /health p50/p95.
+p50/p95/p99 per endpoint and errors. By default a client sends its next request the moment the
+last one returns (saturation: latency is then the queue, 20 / throughput by Little's law);
+--think S makes each client pause a random time (exponential, mean S seconds) between
+requests, as people at a keyboard do, which measures latency at a load below saturation.
+Phase 2 (ingest): uploads a generated --ingest-pages PDF and polls /health every 50 ms until
+the job is done; prints /health p50/p95.
 Targets: zero errors, search p95 <= 100 ms, /health p95 <= 50 ms during ingest.
 The clients run in this process, so they share the machine's cores with the server.
 """
@@ -95,8 +99,9 @@ def start_server(data_dir: Path, port: int, env: dict[str, str] | None = None) -
 
 
 async def load(
-    base: str, clients: int, duration: float, qs: list[str], unique: bool = True
-) -> dict:
+    base: str, clients: int, duration: float, qs: list[str], unique: bool = True,
+    think: float = 0.0,
+) -> dict:  # fmt: skip
     results: dict[str, list[float]] = {"search": [], "ask": []}
     errors: list[str] = []
     stop = time.monotonic() + duration
@@ -130,6 +135,8 @@ async def load(
                     errors.append(f"{kind} {type(exc).__name__}")
                 if ok:
                     results[kind].append((time.perf_counter() - t) * 1000)
+                if think:
+                    await asyncio.sleep(rnd.expovariate(1 / think))
 
     started = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(clients)))
@@ -161,6 +168,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument(
+        "--think", type=float, default=0.0,
+        help="mean pause (s) between a client's requests; 0 = back to back (saturation)",
+    )  # fmt: skip
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--ingest-pages", type=int, default=120)
     ap.add_argument("--corpus", type=Path, default=None, help="folder of manuals to ingest first")
@@ -202,9 +213,17 @@ def main() -> int:
         print(f"server up: {stats['documents']} documents, {stats['chunks']} chunks")
         qs = questions()
         asyncio.run(load(base, 4, 5, qs))  # warm-up
-        print(f"load: {args.clients} clients for {args.duration:.0f} s …", flush=True)
+        pause = f", think time {args.think:g} s" if args.think else ", back to back"
+        print(f"load: {args.clients} clients for {args.duration:.0f} s{pause} …", flush=True)
         out = asyncio.run(
-            load(base, args.clients, args.duration, qs, unique=not args.repeat_queries)
+            load(
+                base,
+                args.clients,
+                args.duration,
+                qs,
+                unique=not args.repeat_queries,
+                think=args.think,
+            )  # fmt: skip
         )
         total = sum(len(v) for v in out["results"].values())
         print(f"  throughput {total / out['elapsed']:.1f} req/s ({total} ok)")
