@@ -12,7 +12,8 @@ loading costs ~0.2 s for the 3,736 dev chunks, more than a one-off CLI search sa
 
 The postings live in segments, one per load: new chunks arrive as a new segment, removed ones
 are masked, and the segments are merged when there are many or much is masked. Memory is
-~8 bytes a posting (~0.8 KB a chunk); above MAX_ROWS chunks the FTS5 path is used instead.
+~8 bytes a posting (~0.8 KB a chunk); above `FOLIO_BM25_MEMORY_MAX_CHUNKS` (MAX_ROWS, 250,000:
+~200 MB) the FTS5 path is used instead, and a site with the memory raises it.
 """
 
 from __future__ import annotations

@@ -144,6 +144,12 @@ class Settings(BaseSettings):
 
     # --- retrieval ----------------------------------------------------------------------------
     top_k: int = Field(6, ge=1, le=50)
+    bm25_memory_max_chunks: int = Field(
+        250_000,
+        ge=0,
+        description="The server ranks BM25 from postings in memory (~0.8 KB a chunk) up to this "
+        "many chunks, from FTS5 above it (folio/bm25_memory.py); 0 turns the postings off.",
+    )
     rrf_k: int = Field(
         10, ge=1, description="RRF constant; 10 beat the customary 60 on two index builds."
     )

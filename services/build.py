@@ -72,7 +72,7 @@ def index_factory(settings: Settings, embedder: TextEmbedder) -> Callable[[], In
     against the index's, so a model switch is refused instead of mixing vectors). They share
     one cache of documents' vectors (`folio.doc_vectors`) and one copy of the lexical postings
     (`folio.bm25_memory`), however many threads read."""
-    vectors, postings = DocVectors(), BM25Memory()
+    vectors, postings = DocVectors(), BM25Memory(settings.bm25_memory_max_chunks)
     return lambda: Index(
         settings, model_name=embedder.name, dim=lambda: embedder.dim,
         doc_vectors=vectors, bm25_memory=postings,

@@ -1,17 +1,20 @@
 """Ingest benchmark on the development corpus (a benchmark, not a test).
 
     python tests/bench/bench_ingest.py [--corpus DIR] [--big-pages 2400] [--precision auto]
-    python tests/bench/bench_ingest.py --compare auto,fp32 [--rounds 2]
+    python tests/bench/bench_ingest.py --compare auto,torch:fp32 [--rounds 2]
 
 Prints: cold ingest wall time, pages/s and chunks/s, the split into extract / chunk / embed /
 write, the time to embed the same chunks alone (the ceiling), peak RSS, an unchanged re-ingest
 (in-process and as a fresh `folio ingest` process), a one-file change, and optionally the peak
 RSS of ingesting a synthetic N-page PDF in its own process.
 
-`--compare` instead runs only the cold ingest, once per FOLIO_EMBED_PRECISION listed and round,
-each in a fresh process (its own model load, its own peak RSS), alternating the precisions so a
-change in the machine's load hits both, and prints each run and the speed-up of each precision
-over the last one listed (medians over the rounds).
+`--compare` instead runs only the cold ingest, once per variant listed and round, each in a
+fresh process (its own model load, its own peak RSS), alternating the variants so a change in
+the machine's load hits both, and prints each run and the speed-up of each variant over the
+last one listed (medians over the rounds). A variant is `[BACKEND:]PRECISION`
+(FOLIO_EMBED_BACKEND, FOLIO_EMBED_PRECISION): `auto` is the default install's choice,
+`torch:fp32` the fp32 baseline issue 14 measures against (`fp32` alone runs on whichever
+backend `auto` picks, ONNX Runtime where the export exists).
 The corpus is fetched with ../shared/eval/dev/get_corpus.sh into .corpus/dev when missing.
 """
 
@@ -91,6 +94,7 @@ def main() -> None:
     ap.add_argument("--big-pages", type=int, default=0, help="also ingest an N-page PDF")
     ap.add_argument("--keep", help="build the index in this (new) directory and keep it")
     ap.add_argument("--precision", default="auto", help="FOLIO_EMBED_PRECISION for this run")
+    ap.add_argument("--backend", default="auto", help="FOLIO_EMBED_BACKEND for this run")
     ap.add_argument("--compare", help="cold ingest only, e.g. auto,fp32 (speed-up vs the last)")
     ap.add_argument("--rounds", type=int, default=1, help="with --compare: runs of each")
     ap.add_argument("--cold-json", action="store_true", help=argparse.SUPPRESS)
@@ -105,7 +109,14 @@ def main() -> None:
         if args.cold_json:
             print(
                 json.dumps(
-                    cold(corpus, Settings(data_dir=data_dir, embed_precision=args.precision))
+                    cold(
+                        corpus,
+                        Settings(
+                            data_dir=data_dir,
+                            embed_precision=args.precision,
+                            embed_backend=args.backend,
+                        ),
+                    )
                 )
             )
             return
@@ -152,16 +163,17 @@ def compare(corpus: Path, precisions: list[str], rounds: int) -> None:
     for n in range(rounds):
         order = precisions if n % 2 == 0 else precisions[::-1]
         for precision in order:
+            backend, _, prec = precision.rpartition(":")
             proc = subprocess.run(
                 [sys.executable, __file__, "--corpus", str(corpus), "--cold-json",
-                 "--precision", precision],
+                 "--precision", prec, "--backend", backend or "auto"],
                 cwd=ROOT, check=True, capture_output=True, text=True,
             )  # fmt: skip
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             runs[precision].append(r)
             split = "  ".join(f"{k} {v:.1f}" for k, v in r["split"].items())
             print(
-                f"{precision:>5} -> {r['precision']:<5} {r['wall_s']:6.1f} s wall  "
+                f"{precision:>10} -> {r['backend']}:{r['precision']:<5} {r['wall_s']:6.1f} s wall  "
                 f"{r['cpu_s']:6.1f} CPU-s  {r['pages'] / r['wall_s']:5.1f} pages/s  "
                 f"{r['chunks'] / r['wall_s']:5.1f} chunks/s  peak RSS {mb(r['peak_rss'])}  "
                 f"load {r['load']:.1f}  [{split}]  threads {r.get('ingest_threads')}"

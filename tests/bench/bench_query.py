@@ -165,7 +165,7 @@ def lexical(index, how: str) -> None:
     background at start), or leave FTS5 to rank."""
     if how == "fts5":
         return
-    index.bm25_memory = index.bm25_memory or BM25Memory()
+    index.bm25_memory = index.bm25_memory or BM25Memory(index.settings.bm25_memory_max_chunks)
     t = time.perf_counter()
     index.bm25_memory.sync(index.db, index.chunk_count())
     print(f"  lexical postings loaded in {time.perf_counter() - t:.1f} s", flush=True)
