@@ -37,7 +37,8 @@ def shingles(text: str, n: int = 5) -> frozenset[int]:
 def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    inter = len(a & b)  # the union's size without building it
+    return inter / (len(a) + len(b) - inter)
 
 
 def near_duplicates(texts: Sequence[str], threshold: float = 0.8) -> set[int]:
