@@ -115,12 +115,15 @@ def _audit():
     return AuditLog.from_settings(state.settings)
 
 
-def _open():
+def _open(workload: str = "query"):
+    """The index and its embedder, `auto` choosing the embedder's runtime for the workload
+    (folio/embed_backend.py: ingest and query measured fastest on different ones)."""
+    from folio.embed_backend import Workload
     from folio.index import IndexMismatch
     from services.build import open_index
 
     try:
-        return open_index(state.settings)
+        return open_index(state.settings, workload=Workload(workload))
     except IndexMismatch as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -142,7 +145,7 @@ def ingest(
 
     from services.library import ingest as ingest_files
 
-    index, embedder = _open()
+    index, embedder = _open("ingest")
     _say_plan(embedder, state.settings, quiet=as_json)
     bar = Progress(
         TextColumn("[bold]{task.description}"),
@@ -591,7 +594,11 @@ def evaluate(
     if corpus is not None and not (settings.data_dir / "registry.sqlite3").exists():
         tmp = tempfile.mkdtemp(prefix="folio-eval-")
         settings = settings.model_copy(update={"data_dir": Path(tmp)})
-    index, embedder = open_index(settings)
+    from folio.embed_backend import Workload
+
+    index, embedder = open_index(
+        settings, workload=Workload.INGEST if corpus is not None else Workload.QUERY
+    )
     if corpus is not None:
         err.print(f"indexing {corpus} into {settings.data_dir} …")
         res = ingest_paths([corpus], settings, index=index, embedder=embedder)

@@ -2,15 +2,21 @@
 
 Both run the same MiniLM weights and give the same vectors (cosine ≥ 0.9999, tests/
 test_embedding_onnx.py), and the index records the same model name, so an index built with one
-is searched with the other. `auto` runs ONNX Runtime wherever the export exists (`make setup`
-and the Docker build make it) and the model runs on the CPU in fp32 or auto precision: fp32 on
-ONNX Runtime measured as fast as torch bf16 in wall time, 1.2x by CPU time, 2.3x torch fp32
-(docs/ARCHITECTURE.md, "Embedding on ONNX Runtime"), and it holds Python's GIL far less: 20
-HTTP clients against `folio serve` got 63-75 req/s with it against 55 with torch bf16, the query
-embedder's share of the server's GIL samples falling from 26% to 9% (session-10 note, py-spy
---gil). torch stays for a GPU (`FOLIO_EMBEDDING_DEVICE`), for explicit bf16, and where there is
-no export. ONNX Runtime needs neither torch nor transformers, which is what lets the Docker
-image drop ~700 MB; its model is an export made at build time (`folio embedder --export`).
+is searched with the other. `auto` takes whichever measured faster for the job, on a quiet
+machine (session-10 note):
+- **Queries** (the server, `folio search/ask/eval`) run on ONNX Runtime wherever the export
+  exists (`make setup` and the Docker build make it). Under 20 HTTP clients the server did 85
+  req/s with it against 69 with torch bf16 (search p95 288 vs 356 ms): sentence-transformers'
+  and torch's Python around each forward pass holds the GIL (26% of the server's GIL samples
+  with torch, 9% with ONNX Runtime).
+- **Bulk embedding** (`folio ingest`, the server's ingest worker) runs on torch in bf16 where
+  the CPU multiplies bf16 natively (folio/precision.py): the dev corpus took 54.6 s against
+  63.9 s on ONNX Runtime fp32 and 103.8 s on torch fp32 (`bench_ingest.py --compare`). Without
+  native bf16, ONNX Runtime fp32 (1.6x torch fp32 here).
+torch also runs a GPU (`FOLIO_EMBEDDING_DEVICE`) and an explicit `FOLIO_EMBED_PRECISION=bf16`,
+and everything where there is no export. ONNX Runtime needs neither torch nor transformers,
+which is what lets the Docker image drop ~700 MB; its model is an export made at build time
+(`folio embedder --export`).
 """
 
 from __future__ import annotations
@@ -19,13 +25,20 @@ import importlib.util
 from enum import StrEnum
 from pathlib import Path
 
-from folio.precision import Precision
+from folio.precision import Precision, resolve
 
 
 class EmbedBackend(StrEnum):
-    AUTO = "auto"  # ONNX Runtime when the export exists (CPU, fp32), else torch
+    AUTO = "auto"  # by workload and CPU: see the module docstring
     TORCH = "torch"
     ONNX = "onnx"
+
+
+class Workload(StrEnum):
+    """What the embedder is opened for: `auto` picks the backend measured fastest for it."""
+
+    QUERY = "query"  # one short text at a time, many threads: the least Python per call
+    INGEST = "ingest"  # batches of chunks: the fastest arithmetic
 
 
 class BackendUnavailable(RuntimeError):
@@ -43,10 +56,13 @@ def choose(
     *,
     precision: Precision | str = Precision.AUTO,
     device: str = "cpu",
+    workload: Workload = Workload.QUERY,
     has_torch: bool | None = None,
+    native_bf16: bool | None = None,
 ) -> tuple[EmbedBackend, str]:
     """The backend to run and why (for the start-up line and /health). `onnx_file` is the
-    export that precision needs (the int8 one for int8)."""
+    export that precision needs (the int8 one for int8); `native_bf16` is asked of the CPU
+    (folio/precision.py, which imports torch) only for an auto ingest where torch is installed."""
     requested = EmbedBackend(requested)
     if Precision(precision) is Precision.INT8:
         if requested is EmbedBackend.TORCH:
@@ -67,12 +83,18 @@ def choose(
     if requested is EmbedBackend.ONNX:
         _need(onnx_file, "FOLIO_EMBED_BACKEND=onnx")
         return requested, "FOLIO_EMBED_BACKEND=onnx"
-    torch_only = device != "cpu" or Precision(precision) is Precision.BF16
-    if has_torch and torch_only:
-        why = f"device {device}" if device != "cpu" else "FOLIO_EMBED_PRECISION=bf16"
-        return EmbedBackend.TORCH, f"auto: {why} runs on torch"
+    if has_torch:
+        if device != "cpu":
+            return EmbedBackend.TORCH, f"auto: device {device} runs on torch"
+        if Precision(precision) is Precision.BF16:
+            return EmbedBackend.TORCH, "auto: FOLIO_EMBED_PRECISION=bf16 runs on torch"
+        if workload is Workload.INGEST and Precision(precision) is Precision.AUTO:
+            if native_bf16 is None:
+                native_bf16 = resolve(Precision.AUTO) is Precision.BF16
+            if native_bf16:
+                return EmbedBackend.TORCH, "auto: ingest, native bf16 on torch is fastest"
     if onnx_file.is_file():
-        return EmbedBackend.ONNX, "auto: the ONNX export exists"
+        return EmbedBackend.ONNX, f"auto: {workload}, the ONNX export exists"
     if has_torch:
         return EmbedBackend.TORCH, "auto: no ONNX export, torch is installed"
     _need(onnx_file, "torch is not installed")

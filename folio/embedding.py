@@ -10,6 +10,7 @@ satisfy `TextEmbedder`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from functools import cached_property
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from folio.embed_backend import EmbedBackend
+from folio.embed_backend import EmbedBackend, Workload
 from folio.precision import Precision, explain, resolve
 
 if TYPE_CHECKING:
@@ -213,7 +214,31 @@ def compute_plan(embedder: TextEmbedder, settings: Settings) -> dict[str, object
     }
     if embedder.precision != "remote":
         plan.update(ingest_threads=settings.embed_threads, query_threads=settings.query_threads)
+        backend, precision = planned(settings, Workload.INGEST)
+        plan.update(ingest_backend=str(backend), ingest_precision=str(precision))
     return plan
+
+
+def planned(settings: Settings, workload: Workload) -> tuple[EmbedBackend, Precision]:
+    """The runtime and precision `open_embedder` would use for this workload, without loading
+    a model: the server's query embedder and its ingest worker's may differ."""
+    precision = settings.embed_precision
+    return _planned(
+        settings.embed_backend, onnx_file(settings, precision), precision,
+        settings.embedding_device, workload,
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=16)  # /health asks on every call; the CPU probe imports torch once
+def _planned(
+    requested: EmbedBackend, export: Path, precision: Precision, device: str, workload: Workload
+) -> tuple[EmbedBackend, Precision]:
+    from folio.embed_backend import choose
+
+    backend, _ = choose(requested, export, precision=precision, device=device, workload=workload)
+    if backend is EmbedBackend.TORCH:
+        return backend, resolve(precision, device=device)
+    return backend, Precision.INT8 if precision is Precision.INT8 else Precision.FP32
 
 
 BACKEND_LABELS = {EmbedBackend.TORCH: "torch", EmbedBackend.ONNX: "ONNX Runtime"}
@@ -230,6 +255,10 @@ def describe_plan(plan: dict[str, object]) -> str:
     if "ingest_threads" in plan:
         n = plan["ingest_threads"]
         line += f", {n} thread{'s' * (n != 1)} to ingest, {plan['query_threads']} per query"
+    ingest = (plan.get("ingest_backend"), plan.get("ingest_precision"))
+    if ingest[0] and ingest != (plan["backend"], plan["precision"]):
+        label = BACKEND_LABELS.get(EmbedBackend(ingest[0]), ingest[0])
+        line += f"; the ingest worker in {ingest[1]} on {label}"
     return line
 
 
@@ -245,7 +274,7 @@ def onnx_file(settings: Settings, precision: Precision | str = Precision.FP32) -
     return int8_file(fp32) if Precision(precision) is Precision.INT8 else fp32
 
 
-def open_embedder(settings: Settings) -> TextEmbedder:
+def open_embedder(settings: Settings, workload: Workload = Workload.QUERY) -> TextEmbedder:
     """The configured embedder: the `/v1/embeddings` server at FOLIO_EMBEDDING_URL when set,
     else the local model on torch or ONNX Runtime (FOLIO_EMBED_BACKEND, folio/embed_backend.py).
     Nothing is loaded or contacted until first use."""
@@ -258,8 +287,9 @@ def open_embedder(settings: Settings) -> TextEmbedder:
     precision = settings.embed_precision
     export = onnx_file(settings, precision)
     backend, note = choose(
-        settings.embed_backend, export, precision=precision, device=settings.embedding_device
-    )
+        settings.embed_backend, export,
+        precision=precision, device=settings.embedding_device, workload=workload,
+    )  # fmt: skip
     if backend is EmbedBackend.ONNX:
         from folio.embedding_onnx import OnnxEmbedder
 

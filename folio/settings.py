@@ -107,8 +107,9 @@ class Settings(BaseSettings):
     )
     embed_backend: EmbedBackend = Field(
         EmbedBackend.AUTO,
-        description="Local embedder runtime: auto = ONNX Runtime where its export exists (on the "
-        "CPU, fp32), else torch; torch or onnx to force one (folio/embed_backend.py).",
+        description="Local embedder runtime: auto = the one measured fastest for the job (queries "
+        "on ONNX Runtime, ingest on torch bf16 where the CPU has it; folio/embed_backend.py); "
+        "torch or onnx to force one.",
     )
     embed_onnx: Path | None = Field(
         None,

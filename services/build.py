@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from folio.bm25_memory import BM25Memory
 from folio.doc_vectors import DocVectors
+from folio.embed_backend import Workload
 from folio.embedding import TextEmbedder, open_embedder
 from folio.index import Index
 from folio.settings import Settings
@@ -80,12 +81,14 @@ def index_factory(settings: Settings, embedder: TextEmbedder) -> Callable[[], In
 
 
 def open_index(
-    settings: Settings, embedder: TextEmbedder | None = None
+    settings: Settings,
+    embedder: TextEmbedder | None = None,
+    workload: Workload = Workload.QUERY,
 ) -> tuple[Index, TextEmbedder]:
     """An index and the embedder it was built with (its own, unless one is given: a writer
     wants its own model lock). Lazy: the model loads, and Chroma opens, when first used, so
     `folio docs` never pays for either."""
-    embedder = embedder or open_embedder(settings)
+    embedder = embedder or open_embedder(settings, workload)
     return index_factory(settings, embedder)(), embedder
 
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from folio.embed_backend import Workload
 from folio.embedding import open_embedder
 from folio.leftovers import remove_stale_folders
 from folio.lock import writer
@@ -284,7 +285,8 @@ class JobService:
         if self._index is None:
             from services.build import index_factory, open_with_chroma
 
-            embedder = open_embedder(self.settings)  # its own lock (or its own HTTP client)
+            # its own lock (or its own HTTP client), and the runtime measured fastest for bulk
+            embedder = open_embedder(self.settings, Workload.INGEST)
             self._index = open_with_chroma(index_factory(self.settings, embedder))
             self._embedder = embedder
         return self._index, self._embedder

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from folio.departments import NONE, Departments, load_departments
+from folio.embed_backend import Workload
 from folio.embedding import open_embedder
 from folio.settings import Settings
 from services.audit import Action, AuditLog
@@ -73,7 +74,7 @@ class Runtime:
         settings = server_settings(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         departments = load_departments(settings.departments_file)  # a bad file stops start-up
-        embedder = BatchingEmbedder(open_embedder(settings))
+        embedder = BatchingEmbedder(open_embedder(settings, Workload.QUERY))
         pool = IndexPool(index_factory(settings, embedder))
         pool.get()  # refuse a mismatched index now, and open Chroma before any thread races
         store = Store(settings.web_db_path)
@@ -143,11 +144,13 @@ class Runtime:
     def warm(self) -> None:
         """Load the query model, Chroma, the Chinese dictionary and the lexical postings before
         the first user pays."""
+        from folio.embedding import planned
         from folio.text import warm_up
 
         try:
             warm_up()
             self.embedder.embed_query("warm up", threads=1)
+            planned(self.settings, Workload.INGEST)  # /health's plan: its CPU probe imports torch
             index = self.pool.get()
             _ = index.collection
             index.bm25("warm up", 1)  # starts loading the lexical postings (folio.bm25_memory)

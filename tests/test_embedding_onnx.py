@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from folio.embed_backend import BackendUnavailable, EmbedBackend, choose, torch_installed
+from folio.embed_backend import (
+    BackendUnavailable,
+    EmbedBackend,
+    Workload,
+    choose,
+    torch_installed,
+)
 from folio.embedding import (
     Embedder,
     compute_plan,
@@ -80,17 +86,36 @@ def onnx_embedder(exported: Path) -> OnnxEmbedder:
 # --- choosing the backend --------------------------------------------------------------------
 
 
-def test_auto_prefers_the_export_on_the_cpu_and_torch_for_gpu_or_bf16(tmp_path: Path) -> None:
+def test_auto_picks_onnx_for_queries_and_torch_bf16_for_ingest(tmp_path: Path) -> None:
     export = tmp_path / "model.onnx"
     assert choose("auto", export, has_torch=True)[0] is EmbedBackend.TORCH  # no export yet
     export.write_bytes(b"stand-in")
     backend, why = choose("auto", export, has_torch=True)
     assert backend is EmbedBackend.ONNX and "export exists" in why
+    ingest = dict(workload=Workload.INGEST, has_torch=True)
+    backend, why = choose("auto", export, native_bf16=True, **ingest)
+    assert backend is EmbedBackend.TORCH and "bf16" in why
+    assert choose("auto", export, native_bf16=False, **ingest)[0] is EmbedBackend.ONNX
+    # an explicit fp32 ingest is not the bf16 case: the export is the faster fp32
+    assert choose("auto", export, precision="fp32", native_bf16=True, **ingest)[0] is (
+        EmbedBackend.ONNX
+    )
     assert choose("auto", export, has_torch=False)[0] is EmbedBackend.ONNX
     assert choose("auto", export, device="cuda", has_torch=True)[0] is EmbedBackend.TORCH
     assert choose("auto", export, precision="bf16", has_torch=True)[0] is EmbedBackend.TORCH
     assert choose("onnx", export, has_torch=True)[0] is EmbedBackend.ONNX
     assert choose("torch", export, has_torch=True)[0] is EmbedBackend.TORCH
+
+
+def test_the_plan_names_the_ingest_runtime_when_it_differs(tmp_path: Path) -> None:
+    plan = {
+        "embedder": "m", "backend": "onnx", "precision": "fp32", "precision_note": "auto: query",
+        "ingest_threads": 1, "query_threads": 1,
+        "ingest_backend": "torch", "ingest_precision": "bf16",
+    }  # fmt: skip
+    assert describe_plan(plan).endswith("; the ingest worker in bf16 on torch")
+    same = {**plan, "ingest_backend": "onnx", "ingest_precision": "fp32"}
+    assert "ingest worker" not in describe_plan(same)
 
 
 def test_a_backend_that_cannot_run_is_one_line_saying_what_to_do(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from folio.embed_backend import Workload  # noqa: E402
 from folio.settings import Settings  # noqa: E402
 from ingest.chunk import embedding_text  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
@@ -129,7 +130,7 @@ def cold(corpus: Path, settings: Settings) -> dict:
     """One cold ingest in this process: wall and CPU seconds, the split, peak RSS."""
     from folio.embedding import compute_plan
 
-    index, embedder = open_index(settings)
+    index, embedder = open_index(settings, workload=Workload.INGEST)
     embedder.embed(["warm up"], threads=settings.embed_threads)
     cpu0 = _cpu_s()
     with PeakRSS() as rss:
@@ -195,7 +196,7 @@ def compare(corpus: Path, precisions: list[str], rounds: int) -> None:
 
 def run(corpus: Path, tmp: Path, big_pages: int, data_dir: Path, precision: str = "auto") -> None:
     settings = Settings(data_dir=data_dir, embed_precision=precision)
-    index, embedder = open_index(settings)
+    index, embedder = open_index(settings, workload=Workload.INGEST)
     t = time.perf_counter()
     embedder.embed(["warm up"], threads=settings.embed_threads)
     load_s = time.perf_counter() - t

@@ -49,6 +49,8 @@ def _compute(rt: Runtime) -> dict:
         "embed_backend": plan["backend"],
         "embed_precision": plan["precision"],
         "embed_precision_note": plan["precision_note"],
+        "ingest_embed_backend": plan.get("ingest_backend"),  # auto: the runtime fastest for bulk
+        "ingest_embed_precision": plan.get("ingest_precision"),
         "ingest_threads": plan.get("ingest_threads"),
         "query_threads": plan.get("query_threads"),
     }
