@@ -80,6 +80,7 @@ ENV PATH=/opt/folio/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
+    ORT_DISABLE_TELEMETRY=1 \
     ANONYMIZED_TELEMETRY=False \
     DO_NOT_TRACK=1 \
     FOLIO_DATA_DIR=/app/data/index \
