@@ -229,8 +229,10 @@ def test_base_url_forms():
 
 
 def test_factory_and_protocol(tmp_path):
-    local = open_embedder(Settings(data_dir=tmp_path))
+    local = open_embedder(Settings(data_dir=tmp_path, embed_backend="torch"))
     assert isinstance(local, Embedder) and local.name == "all-MiniLM-L6-v2"
+    queries = open_embedder(Settings(data_dir=tmp_path))  # auto: ONNX Runtime where exported
+    assert queries.name == "all-MiniLM-L6-v2"
     remote = open_embedder(
         Settings(
             data_dir=tmp_path, embedding_url="http://gpu:8001/v1/",
@@ -242,7 +244,7 @@ def test_factory_and_protocol(tmp_path):
     assert remote._http.headers["authorization"] == "Bearer k"
     assert remote._http.timeout.read == 5
     members = [n for n in dir(TextEmbedder) if not n.startswith("_")] + ["name"]
-    for obj in (local, remote):  # getattr_static: no model load, no request
+    for obj in (local, queries, remote):  # getattr_static: no model load, no request
         for member in members:
             inspect.getattr_static(obj, member)
         for method in ("count_tokens", "embed", "embed_query"):
