@@ -38,6 +38,8 @@ def main() -> int:
     p.add_argument("pdf", type=Path)
     p.add_argument("--model", type=Path, help="GGUF for the local engine (default: none, ask is "
                    "retrieval-only)")  # fmt: skip
+    p.add_argument("--scan", type=Path, help="a scanned PDF for `folio ingest` (OCR, whose "
+                   "ONNX Runtime once resolved Microsoft's telemetry host)")  # fmt: skip
     a = p.parse_args()
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     a.out.mkdir(parents=True, exist_ok=True)
@@ -67,7 +69,7 @@ def main() -> int:
         second = a.out / "second.pdf"
         second.write_bytes(a.pdf.read_bytes().replace(b"Vela", b"Lyra"))
         for name, args in (
-            ("ingest", ["ingest", str(second)]),
+            ("ingest", ["ingest", str(second), *([str(a.scan)] if a.scan else [])]),
             ("search", ["search", "alarm A17", "--json"]),
             (
                 "ask",
@@ -78,7 +80,9 @@ def main() -> int:
                 traced(a.out, f"cli-{name}", args), env=env, cwd=ROOT, capture_output=True,
                 text=True, timeout=600,
             )  # fmt: skip
-            steps[f"cli-{name}"] = {"rc": r.returncode, "stderr": r.stderr[-500:]}
+            steps[f"cli-{name}"] = {
+                "rc": r.returncode, "stderr": r.stderr[-500:], "stdout": r.stdout[-1500:],
+            }  # fmt: skip
     finally:
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
         pids = children.read_text().split() if children.exists() else []

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.egress import parse_strace
-from tests.fixtures import make_pdf
+from tests.fixtures import SCAN_MANUAL, make_pdf, make_scanned_text_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -73,8 +73,10 @@ def test_folio_connects_to_nothing_but_loopback(tmp_path: Path) -> None:
         model = None
         print(f"no test model ({exc}); ask runs retrieval-only")
     pdf = make_pdf(tmp_path / "vela.pdf", PAGES, title="Vela Controller Manual")
+    scan = make_scanned_text_pdf(tmp_path / "scan.pdf", SCAN_MANUAL[:1])
     out = tmp_path / "run"
-    cmd = ["unshare", "-n", sys.executable, "-m", "tests.egress_driver", str(out), str(pdf)]
+    cmd = ["unshare", "-n", sys.executable, "-m", "tests.egress_driver", str(out), str(pdf),
+           "--scan", str(scan)]  # fmt: skip
     run = subprocess.run(
         cmd + (["--model", str(model)] if model else []), cwd=ROOT, capture_output=True,
         text=True, timeout=1200,
@@ -88,6 +90,7 @@ def test_folio_connects_to_nothing_but_loopback(tmp_path: Path) -> None:
     assert steps["ask"]["mode"] in (("llm", "unsupported") if model else ("retrieval-only",)), steps
     for name in ("cli-ingest", "cli-search"):
         assert steps[name]["rc"] == 0, (name, steps[name])
+    assert "read with OCR" in steps["cli-ingest"]["stdout"], steps["cli-ingest"]  # OCR ran
     # 4: the engine answered but no sentence was supported (the tiny test model writes nonsense)
     assert steps["cli-ask"]["rc"] in ((0, 4) if model else (0,)), steps["cli-ask"]
 
