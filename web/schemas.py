@@ -243,6 +243,10 @@ class Health(BaseModel):
         description="fp32, bf16 or int8 (local embedder), remote (a server)."
     )
     embed_precision_note: str = Field("", description="Why: e.g. auto on a CPU with avx512_bf16.")
+    ingest_embed_backend: str | None = Field(
+        None, description="The runtime the ingest worker embeds on (auto: torch with native bf16)."
+    )
+    ingest_embed_precision: str | None = Field(None, description="Its precision: fp32 or bf16.")
     ingest_threads: int | None = Field(None, description="Torch threads embedding uploads.")
     query_threads: int | None = Field(None, description="Torch threads per query embedding.")
 

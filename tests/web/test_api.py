@@ -65,6 +65,8 @@ def test_health_reports_embedding_precision_and_threads(client: TestClient) -> N
     else:
         assert body["embed_precision"] == resolve("auto")  # what this CPU supports natively
     assert body["embed_precision_note"].startswith("auto:")
+    assert body["ingest_embed_backend"] in ("torch", "onnx")  # the ingest worker's, unloaded
+    assert body["ingest_embed_precision"] in ("fp32", "bf16")
     assert (body["ingest_threads"], body["query_threads"]) == (1, 1)  # serve: one of each
 
 
