@@ -6,9 +6,10 @@ is searched with the other. `auto` takes whichever measured faster for the job, 
 machine (session-10 note):
 - **Queries** (the server, `folio search/ask/eval`) run on ONNX Runtime wherever the export
   exists (`make setup` and the Docker build make it). Under 20 HTTP clients the server did 85
-  req/s with it against 69 with torch bf16 (search p95 288 vs 356 ms): sentence-transformers'
-  and torch's Python around each forward pass holds the GIL (26% of the server's GIL samples
-  with torch, 9% with ONNX Runtime).
+  req/s with it against 69 with torch bf16 (search p95 288 vs 356 ms), and 169 against 157
+  (142 vs 160 ms) once the garbage collector's pauses were gone (services/runtime.py):
+  sentence-transformers' and torch's Python around each forward pass holds the GIL (26% of the
+  server's GIL samples with torch, 9% with ONNX Runtime).
 - **Bulk embedding** (`folio ingest`, the server's ingest worker) runs on torch in bf16 where
   the CPU multiplies bf16 natively (folio/precision.py): the dev corpus took 54.6 s against
   63.9 s on ONNX Runtime fp32 and 103.8 s on torch fp32 (`bench_ingest.py --compare`). Without

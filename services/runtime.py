@@ -150,11 +150,12 @@ class Runtime:
         Python's full (generation 2) collection walks every tracked object, and a warm server
         holds ~270,000 of them (torch, transformers, Chroma, jieba's dictionary) that live as
         long as the process: each full collection took ~400 ms with the GIL held, a few times
-        a minute under load, which was the ~0.5 s p99 of every `bench_http.py` run. After
-        `gc.freeze()` a full collection walks only what came later (16 ms; the session-10
-        note). Frozen objects are still freed by reference counting when dropped; `stop`
-        unfreezes them, so an app built and stopped in a longer process (the tests) leaves
-        no cycles behind."""
+        a minute under load: the ~0.5 s p99 of every `bench_http.py` run, and everyone queued
+        behind it. After `gc.freeze()` a full collection walks only what came later (16 ms),
+        and 20 clients back to back went from 85 to 164-169 req/s, search p95 288 -> 142-146
+        ms (docs/ARCHITECTURE.md, "Many clients"). Frozen objects are still freed by
+        reference counting when dropped; `stop` unfreezes them, so an app built and stopped
+        in a longer process (the tests) leaves no cycles behind."""
         from folio.embedding import planned
         from folio.text import warm_up
 

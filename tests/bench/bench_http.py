@@ -11,7 +11,8 @@ last one returns (saturation: latency is then the queue, 20 / throughput by Litt
 requests, as people at a keyboard do, which measures latency at a load below saturation.
 Phase 2 (ingest): uploads a generated --ingest-pages PDF and polls /health every 50 ms until
 the job is done; prints /health p50/p95.
-Targets: zero errors, search p95 <= 100 ms, /health p95 <= 50 ms during ingest.
+Targets: zero errors, search p95 <= 150 ms with 20 clients back to back (issue 14), /health
+p95 <= 50 ms during ingest.
 The clients run in this process, so they share the machine's cores with the server.
 """
 
@@ -251,7 +252,7 @@ def main() -> int:
         )
         checks = {
             "zero errors": not out["errors"] and ing["job"]["status"] == "done",
-            "search p95 <= 100 ms": pct(out["results"]["search"], 95) <= 100,
+            "search p95 <= 150 ms": pct(out["results"]["search"], 95) <= 150,
             "health p95 <= 50 ms during ingest": pct(h, 95) <= 50,
         }
         for name, ok in checks.items():
