@@ -635,6 +635,7 @@ def evaluate(
                 "citations": [{"doc": c.doc, "page": c.page} for c in answer.citations],
                 "refused": answer.refused,
                 "mode": answer.mode,
+                "error_type": answer.error_type,
                 "relevance": answer.relevance,
             }
         row["latency_ms"] = round((time.perf_counter() - t) * 1000, 1)

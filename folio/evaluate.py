@@ -83,6 +83,7 @@ class Scores:
     false_refusal_rate: float | None = None
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
+    engine_failures: int | None = None  # LLM runs: answers the engine did not write
     by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -129,6 +130,8 @@ def score_run(questions: list[dict], run: Iterable[dict], ks=(1, 3, 5, 10)) -> S
             recalled += any(ok)
         s.citation_precision = correct / cited if cited else 0.0
         s.citation_recall = recalled / len(answerable) if answerable else 0.0
+    if any("mode" in r for r in rows.values()):
+        s.engine_failures = sum(r.get("mode") == "retrieval-only" for r in rows.values())
     if any("refused" in r for r in rows.values()):
         s.correct_refusal_rate = _mean(
             [bool(rows.get(q["id"], {}).get("refused")) for q in unanswerable]
@@ -159,6 +162,10 @@ def format_scores(s: Scores) -> str:
     if s.correct_refusal_rate is not None:
         lines.append(
             f"refusals  correct {s.correct_refusal_rate:.3f}  false {s.false_refusal_rate:.3f}"
+        )
+    if s.engine_failures:
+        lines.append(
+            f"engine failures {s.engine_failures} (passages shown, neither answer nor refusal)"
         )
     if s.latency_p50_ms is not None:
         lines.append(f"latency   p50 {s.latency_p50_ms:.0f} ms  p95 {s.latency_p95_ms:.0f} ms")

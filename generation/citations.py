@@ -88,6 +88,11 @@ def support(sentence: str, passage: str) -> float | None:
     return share
 
 
+def strip_markers(text: str) -> str:
+    """The text without its `[n]` markers."""
+    return _MARKER.sub("", text).strip()
+
+
 def parse_markers(text: str) -> list[int]:
     nums: list[int] = []
     for m in _MARKER.finditer(text):
@@ -108,7 +113,7 @@ def split_sentences(text: str) -> list[str]:
 def is_refusal(text: str) -> bool:
     """Whether an answer says the manuals do not cover the question, in either language and in
     the model's own wording (a long answer that mentions a gap somewhere is not a refusal)."""
-    body = _MARKER.sub("", text).strip()
+    body = strip_markers(text)
     if any(body.startswith(r[:-1]) for r in REFUSALS.values()):
         return True
     limit = 240 if lang.detect_language(body) is lang.Lang.EN else 100
@@ -119,7 +124,7 @@ def refusal_settled(prefix: str) -> bool | None:
     """`is_refusal` of every answer that starts with `prefix` when the prefix already decides
     it, else None (the stream's verifier holds Folio's added citations until it knows). Mirrors
     `is_refusal`: change the two together (tests/test_verified.py checks that they agree)."""
-    body = _MARKER.sub("", _without_open_marker(prefix)).strip()
+    body = strip_markers(_without_open_marker(prefix))
     if any(body.startswith(r[:-1]) for r in REFUSALS.values()):
         return True
     if len(body) >= 240:  # past is_refusal's longest limit, and not starting like a refusal

@@ -75,6 +75,10 @@ class GroundedGate:
         self.open = True
         return self._release()
 
+    def discard(self) -> None:
+        """Drop what is held: the answer will not be shown (`services.answer.no_answer`)."""
+        self._held = ""
+
     def _release(self) -> str:
         piece, self._held = self._held, ""
         self.text += piece

@@ -18,12 +18,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from folio import text as lang
 from folio.departments import Department
 from folio.embedding import Embedder
 from folio.index import Index
 from folio.settings import Settings
 from folio.types import Passage
-from generation.citations import check, content_words
+from generation.citations import check, content_words, strip_markers
 from generation.client import LLMClient, LLMError
 from generation.grounded import GroundedGate, evidence, mark_unsupported
 from generation.verified import VerifiedStream
@@ -224,7 +225,10 @@ class Answerer:
             }
         answer.reasoning = "".join(reasoning)
         raw = "".join(content).strip()
-        if raw:
+        if answer.mode == "llm" and not has_words(raw):
+            no_answer(answer, raw)
+            gate.discard()
+        elif raw:
             finish(answer, raw)
         if piece := gate.close(answer.text):
             yield Event("token", piece)
@@ -254,6 +258,26 @@ class Answerer:
             return fallback_condense(history, question)
         text = text.strip().strip('"').splitlines()[0] if text.strip() else ""
         return text or fallback_condense(history, question)
+
+
+def has_words(raw: str) -> bool:
+    """Whether a model's answer holds any words once its `[n]` markers are taken out."""
+    return bool(lang.words(strip_markers(raw)))
+
+
+def no_answer(answer: Answer, raw: str) -> None:
+    """The model wrote nothing, or only markers ("[1]"): an engine failure, not a refusal.
+
+    The local 1.5B model answered one answerable zh-dev question (zhdev-005) with just "[1]",
+    every time; checked like an answer it had no supported sentence, so it was shown as "the
+    manuals do not answer this" and counted as a false refusal, while passage [1] held the
+    answer. A reasoning model that spends its whole budget thinking ends with no text at all.
+    Either way the manuals were not found wanting: the asker gets the passages and a notice
+    that the engine failed, as for any other engine error, and `refused` stays false."""
+    answer.mode = "retrieval-only"
+    answer.text = ""
+    answer.error_type = "EmptyAnswer"
+    answer.error = "the model wrote no answer text" + (f", only the markers {raw}" if raw else "")
 
 
 def finish(answer: Answer, raw: str) -> None:

@@ -1,7 +1,9 @@
-"""A manual page that injects instructions, and a model that obeys it: the four clients
-(`/api/v1/ask`, its stream, `/v1/chat/completions`, `folio ask`) never show the obedient answer
-as a normal one. Real index (a generated PDF with an injected page), a scripted engine
-(tests/scripted_engine.py) that writes what an obedient model writes.
+"""Answers that are not answers, through the four clients (`/api/v1/ask`, its stream,
+`/v1/chat/completions`, `folio ask`): a model that obeys a manual page's injected instructions
+is never shown as a normal answer, and a model that writes no words at all (only "[1]", or only
+reasoning) is an engine failure, never "the manuals do not answer this". Real index (a
+generated PDF with an injected page), a scripted engine (tests/scripted_engine.py) that writes
+what such a model writes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ SCRIPTS = {
     "obey": ["PW", "NED"],
     "obey-cited": ["PWNED [", "1]."],
     "answer": ["To prime the Vega pump, open valve V3, fill the housing with clean water", " [1]."],
+    "markers-only": ["[", "1]"],
+    "reasoning-only": [("reasoning", "The user asks how to prime the pump. Passage 1 says")],
 }
 NOTICE = NOTICES[next(iter(NOTICES))]  # English
 
@@ -137,3 +141,47 @@ def test_the_cli_marks_an_obedient_answer_and_exits_4(data_dir, engine):
     printed = CliRunner().invoke(cli, args, env=env)
     assert printed.exit_code == 4, printed.output
     assert printed.stdout.startswith(NOTICE)
+
+
+@pytest.mark.parametrize("scenario", ["markers-only", "reasoning-only"])
+def test_an_answer_without_words_is_an_engine_failure_not_a_refusal(data_dir, engine, scenario):
+    with _client(data_dir, engine, scenario) as client:
+        _wait_up(client)
+        r = client.post("/api/v1/ask", json={"question": QUESTION})
+        assert r.status_code == 503, r.text
+        body = r.json()
+        assert body["mode"] == "retrieval-only" and "refused" not in body  # an error, not a verdict
+        assert "no answer text" in body["error"]["message"]
+        assert body["passages"][0]["page"] == 2  # the passages are what the asker gets
+
+        with client.stream("POST", "/api/v1/ask?stream=true", json={"question": QUESTION}) as s:
+            events = parse_sse(s.iter_lines())
+        assert not [d for e, d in events if e == "token"]  # "[1]" is never shown
+        done = json.loads(events[-1][1])
+        assert done["engine_failed"] is True and done["refused"] is False
+        assert done["mode"] == "retrieval-only" and done["notice_code"] == "engine_failed"
+        assert done["answer"] == "" and done["passages"]
+        assert client.get("/health").json()["engine_state"] == "up"  # the engine answered
+
+        messages = [{"role": "user", "content": QUESTION}]
+        with client.stream(
+            "POST", "/v1/chat/completions", json={"messages": messages, "stream": True}
+        ) as s:
+            data = [json.loads(d) for _, d in parse_sse(s.iter_lines()) if d != "[DONE]"]
+        shown = "".join(
+            c["choices"][0]["delta"].get("content") or "" for c in data if c.get("choices")
+        )
+        assert shown == "" and "no answer text" in data[-1]["error"]["message"]
+
+
+def test_the_cli_shows_passages_and_exits_3_when_the_model_writes_no_words(data_dir, engine):
+    from cli.main import app as cli
+
+    env = {"FOLIO_LLM_BASE_URL": engine.url("markers-only"), "FOLIO_LLM_MODEL": "scripted",
+           "FOLIO_PROMPT_PASSAGES": "3", "COLUMNS": "200"}  # fmt: skip
+    args = ["--data-dir", str(data_dir), "ask", QUESTION, "--json"]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 3, result.output
+    answer = json.loads(result.stdout)
+    assert answer["mode"] == "retrieval-only" and answer["refused"] is False
+    assert answer["error_type"] == "EmptyAnswer" and answer["passages"]
