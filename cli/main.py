@@ -376,7 +376,7 @@ def ask(
     import threading
 
     from folio.departments import load_departments
-    from services.answer import Answerer
+    from services.answer import Answerer, Mode
     from services.build import LLMConnection, connect_llm, open_reranker
     from services.qa import audit_answer, screen
     from services.terms import BlockedTerms
@@ -442,9 +442,9 @@ def ask(
     audit_answer(audit, actor, answer, collection)
     if as_json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False, default=str))
-        raise typer.Exit(3 if answer.error else 4 if answer.mode == "unsupported" else 0)
+        raise typer.Exit(3 if answer.error else 4 if answer.mode == Mode.UNSUPPORTED else 0)
     out.print()
-    if answer.mode == "no-evidence":
+    if answer.mode == Mode.NO_EVIDENCE:
         out.print(f"[bold]{answer.text}[/] [dim](no passage is relevant enough)[/]")
     elif answer.error:
         err.print(f"[red]engine error:[/] {answer.error}", highlight=False)
@@ -464,7 +464,7 @@ def ask(
     )
     if answer.error:
         raise typer.Exit(3)
-    if answer.mode == "unsupported":  # the text starts with the notice (generation/grounded.py)
+    if answer.mode == Mode.UNSUPPORTED:  # the text starts with the notice (generation/grounded.py)
         raise typer.Exit(4)
 
 

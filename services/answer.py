@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from folio import text as lang
@@ -34,6 +35,15 @@ from retrieval.rerank import Reranker
 from retrieval.search import Hits, search
 
 log = logging.getLogger("folio.answer")
+
+
+class Mode(StrEnum):
+    """How an answer came about; the API's `mode`."""
+
+    LLM = "llm"  # the model's answer, checked
+    UNSUPPORTED = "unsupported"  # no sentence of it supported (generation.grounded): a refusal
+    RETRIEVAL_ONLY = "retrieval-only"  # passages only: asked so, or the engine failed
+    NO_EVIDENCE = "no-evidence"  # refused before the model: the manuals do not cover it
 
 
 @dataclass
@@ -60,9 +70,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
     refused: bool = False
-    # llm | unsupported (nothing in it supported: generation.grounded) | retrieval-only
-    # | no-evidence
-    mode: str = "llm"
+    mode: Mode = Mode.LLM
     search_query: str = ""
     reasoning: str = ""
     unsupported: list[str] = field(default_factory=list)
@@ -166,12 +174,12 @@ class Answerer:
         yield Event("passages", [passage_dict(p) for p in hits.passages])
 
         if not verdict.answerable:
-            answer.text, answer.refused, answer.mode = refusal(question), True, "no-evidence"
+            answer.text, answer.refused, answer.mode = refusal(question), True, Mode.NO_EVIDENCE
             answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
             yield Event("done", answer)
             return
         if self.llm is None:
-            answer.mode = "retrieval-only"
+            answer.mode = Mode.RETRIEVAL_ONLY
             answer.error = "No LLM engine is configured: showing the best passages instead."
             answer.error_type = "EngineUnavailable"
             answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
@@ -213,7 +221,7 @@ class Answerer:
                 yield Event("token", piece)
         except LLMError as exc:
             log.warning("engine error", extra={"error": str(exc), "type": type(exc).__name__})
-            answer.mode = "retrieval-only"
+            answer.mode = Mode.RETRIEVAL_ONLY
             answer.error = str(exc)
             answer.error_type = type(exc).__name__
         if stats.first_token_s is not None:
@@ -225,14 +233,16 @@ class Answerer:
             }
         answer.reasoning = "".join(reasoning)
         raw = "".join(content).strip()
-        if answer.mode == "llm" and not has_words(raw):
+        if answer.mode == Mode.LLM and not has_words(raw):
             no_answer(answer, raw)
             gate.discard()
         elif raw:
             finish(answer, raw)
         if piece := gate.close(answer.text):
             yield Event("token", piece)
-        if answer.mode in ("llm", "unsupported") and gate.text != answer.text:  # a verifier bug
+        if (
+            answer.mode in (Mode.LLM, Mode.UNSUPPORTED) and gate.text != answer.text
+        ):  # a verifier bug
             log.warning("streamed text differs from the checked answer", extra={"raw": raw})
         answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         yield Event("done", answer)
@@ -274,7 +284,7 @@ def no_answer(answer: Answer, raw: str) -> None:
     answer. A reasoning model that spends its whole budget thinking ends with no text at all.
     Either way the manuals were not found wanting: the asker gets the passages and a notice
     that the engine failed, as for any other engine error, and `refused` stays false."""
-    answer.mode = "retrieval-only"
+    answer.mode = Mode.RETRIEVAL_ONLY
     answer.text = ""
     answer.error_type = "EmptyAnswer"
     answer.error = "the model wrote no answer text" + (f", only the markers {raw}" if raw else "")
@@ -302,10 +312,10 @@ def finish(answer: Answer, raw: str) -> None:
     if checked.refused:
         answer.citations = []
         return
-    if answer.mode == "llm" and not any(
+    if answer.mode == Mode.LLM and not any(
         s.supported and (s.cited or s.added) for s in checked.sentences
     ):
-        answer.mode = "unsupported"
+        answer.mode = Mode.UNSUPPORTED
         answer.refused = True
         answer.text = mark_unsupported(answer.text, answer.question)
     for n in checked.used:

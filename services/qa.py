@@ -17,7 +17,7 @@ from typing import Any
 
 from folio.index import TooManyDocuments, doc_filter
 from retrieval.search import search as run_search
-from services.answer import Answer, Answerer, Citation, Event, passage_dict
+from services.answer import Answer, Answerer, Citation, Event, Mode, passage_dict
 from services.audit import Action, AuditLog
 from services.auth import Principal
 from services.errors import ServiceError
@@ -242,10 +242,10 @@ def _finish(
     retrieval_only: bool,
     collections: Sequence[str] | None = None,
 ) -> AskResult:
-    engine_failed = answer.mode == "retrieval-only" and not retrieval_only
+    engine_failed = answer.mode == Mode.RETRIEVAL_ONLY and not retrieval_only
     # Worded by the English catalogue; the page words the code in its own language.
     code, detail = None, None
-    if answer.mode == "no-evidence":
+    if answer.mode == Mode.NO_EVIDENCE:
         code = Notice.NO_EVIDENCE
     elif retrieval_only:
         code = Notice.RETRIEVAL_ONLY
@@ -262,7 +262,7 @@ def _finish(
         rt.metrics.engine_errors.labels(answer.error_type).inc()
         if rt.engine.client is not None and answer.error_type in ENGINE_ERROR_TYPES:
             rt.engine.report(False, answer.error)
-    elif answer.mode == "llm" and rt.engine.client is not None:
+    elif answer.mode == Mode.LLM and rt.engine.client is not None:
         rt.engine.report(True)
     rt.metrics.answers.labels(answer.mode).inc()
     body = answer_body(answer_id, answer, notice, code, detail)
@@ -308,7 +308,7 @@ def answer_body(
     return {
         "id": answer_id,
         "question": answer.question,
-        "answer": answer.text if answer.mode != "retrieval-only" else "",
+        "answer": answer.text if answer.mode != Mode.RETRIEVAL_ONLY else "",
         "citations": [citation_out(c) for c in answer.citations],
         "refused": answer.refused,
         "mode": answer.mode,

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
 from services import catalog, qa
+from services.answer import Mode
 from services.auth import Principal
 from services.runtime import Runtime
 from web.errors import error_body
@@ -165,7 +166,7 @@ async def _stream(cid: str, created: int, first, events, model: str) -> AsyncIte
                         "data": json.dumps(error_body("engine_unavailable", result.body["notice"]))
                     }
                     break
-                if answer.mode == "no-evidence":
+                if answer.mode == Mode.NO_EVIDENCE:
                     yield _chunk(cid, created, {"content": answer.text}, model=model)
                 sources = qa.sources_text(answer.citations)
                 if sources:
