@@ -144,8 +144,9 @@ class Runtime:
         loop.run_in_executor(None, self.warm)
 
     def warm(self) -> None:
-        """Load the query model, Chroma, the Chinese dictionary and the lexical postings before
-        the first user pays; then freeze what is loaded out of the garbage collector's sight.
+        """Load the query model, Chroma (and a small library's vectors), the Chinese dictionary
+        and the lexical postings before the first user pays; then freeze what is loaded out of
+        the garbage collector's sight.
 
         Python's full (generation 2) collection walks every tracked object, and a warm server
         holds ~270,000 of them (torch, transformers, Chroma, jieba's dictionary) that live as
@@ -161,10 +162,10 @@ class Runtime:
 
         try:
             warm_up()
-            self.embedder.embed_query("warm up", threads=1)
+            vector = self.embedder.embed_query("warm up", threads=1)
             planned(self.settings, Workload.INGEST)  # /health's plan: its CPU probe imports torch
             index = self.pool.get()
-            _ = index.collection
+            index.dense(vector, 1)  # a small library's vectors into memory (folio.doc_vectors)
             index.bm25("warm up", 1)  # starts loading the lexical postings (folio.bm25_memory)
         except Exception:  # noqa: BLE001 - warming is best effort
             log.exception("warm-up failed")

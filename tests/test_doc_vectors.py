@@ -112,3 +112,40 @@ def test_every_index_a_factory_makes_shares_one_cache(library):
     finally:
         first.close()
         second.close()
+
+
+def _chroma_nearest(index, vector, k):
+    res = index.collection.query(
+        query_embeddings=[vector.tolist()], n_results=k, include=["distances"]
+    )
+    return list(zip(res["ids"][0], (1 - d for d in res["distances"][0]), strict=True))
+
+
+def test_a_small_library_is_searched_whole_from_memory_as_chroma_would(library):
+    settings, index, embedder, ids = library
+    vector = embedder.embed_query("how do I descale the machine")
+    before = index.doc_vectors.loads
+    exact = index.dense(vector, 8)
+    chroma = _chroma_nearest(index, vector, 8)
+    assert [c for c, _ in exact] == [c for c, _ in chroma]
+    assert [s for _, s in exact] == pytest.approx([s for _, s in chroma], abs=1e-4)
+    held = {key[0] for key in index.doc_vectors._docs}
+    assert set(ids.values()) <= held  # both manuals' vectors are in memory
+    assert index.doc_vectors.loads <= before + len(ids)
+    pending = ids["corsa.pdf"]
+    index.db.execute("UPDATE documents SET status='pending' WHERE id=?", (pending,))
+    try:
+        assert not any(c.startswith(pending) for c, _ in index.dense(vector, 8))
+    finally:
+        index.db.execute("UPDATE documents SET status='ready' WHERE id=?", (pending,))
+
+
+def test_a_library_over_the_scope_limit_goes_to_chroma(library, monkeypatch):
+    import folio.index
+
+    settings, index, embedder, ids = library
+    monkeypatch.setattr(folio.index, "MAX_SCOPE", 1)
+    monkeypatch.setattr(index, "doc_vectors", DocVectors())  # empty: an exact search would load
+    vector = embedder.embed_query("grind size dial")
+    assert index.dense(vector, 5) == _chroma_nearest(index, vector, 5)
+    assert index.doc_vectors.loads == 0
