@@ -580,6 +580,7 @@ class Index:
         results on every dev and zh-dev question; and exact can only find more. Larger scopes
         go to Chroma, with its `where` for filters."""
         doc_ids = doc_filter(doc_ids)
+        collection = self.collection  # opened (and checked) even when memory answers
         scope = self._ready_docs(doc_ids, collections)
         if sum(n for _, _, n in scope) <= MAX_SCOPE:
             mats = [self.doc_vectors.get(d, version, self._doc_matrix) for d, version, _ in scope]
@@ -587,7 +588,7 @@ class Index:
         where = _where(collections, doc_ids)
         # Metadata is not fetched: the chunk id names its document, and decoding metadata
         # cost more than the nearest-neighbour search itself.
-        res = self.collection.query(
+        res = collection.query(
             query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
         )
         ids, dists = res["ids"][0], res["distances"][0]
