@@ -240,9 +240,8 @@ class Answerer:
             finish(answer, raw)
         if piece := gate.close(answer.text):
             yield Event("token", piece)
-        if (
-            answer.mode in (Mode.LLM, Mode.UNSUPPORTED) and gate.text != answer.text
-        ):  # a verifier bug
+        checked_stream = answer.mode in (Mode.LLM, Mode.UNSUPPORTED)
+        if checked_stream and gate.text != answer.text:  # a verifier bug
             log.warning("streamed text differs from the checked answer", extra={"raw": raw})
         answer.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         yield Event("done", answer)
